@@ -1,0 +1,152 @@
+"""Derivation steps SymPy needs a little help with, kept general and checked.
+
+- `derivative`: f'(x) by sympy.diff, with PyTorch's convention at kinks
+  (Heaviside(0) = 0, so relu'(0) = 0; |x|'(0) = sign(0) = 0).
+- `in_terms_of_output`: rewrites a derivative in the unit's output a = f(z)
+  where that is exact (sigmoid' = a(1-a), tanh' = 1-a^2), so the backward
+  pass reuses stored activations. Each candidate is verified numerically.
+- `sift`: the sifting property of Kronecker's delta inside index-notation sums,
+  which SymPy's simplify does not apply on its own.
+- `logit_form`: a loss term with the output activation substituted and its
+  logarithms expanded, so cross-entropies are evaluated from the logits.
+"""
+import math
+
+import sympy as sp
+
+from .symbols import A, K, Y, Z, a, j, k, m, x, z
+
+_NON_INVERTIBLE = (sp.Abs, sp.Max, sp.Min, sp.Piecewise, sp.Heaviside, sp.sign)
+_PROBES = (-2.7, -1.3, -0.6, -0.05, 0.0, 0.04, 0.5, 1.1, 2.3, 3.1)
+
+
+def kink_convention(expr):
+    """Heaviside steps take the value 0 at 0, as PyTorch's relu' does."""
+    return expr.replace(lambda e: isinstance(e, sp.Heaviside),
+                        lambda e: sp.Heaviside(e.args[0], 0))
+
+
+def derivative(expr, var=x):
+    """d expr / d var exactly as sympy.diff finds it, with kinks resolved (no simplify:
+    it would trade tanh's 1 - tanh^2 for 1/cosh^2 and lose the output form)."""
+    return kink_convention(sp.diff(expr, var))
+
+
+def _value(expr, zv, fz):
+    try:
+        v = complex(expr.subs({z: zv, a: fz}).evalf())
+    except (TypeError, ValueError):
+        return None
+    return v.real if abs(v.imag) < 1e-12 else None
+
+
+def _agrees(candidate, original, f):
+    """True when candidate(a = f(z)) equals original(z) at every probe point."""
+    checked = 0
+    for zv in _PROBES:
+        fz = _value(f, zv, 0)
+        want = _value(original, zv, fz)
+        got = _value(candidate, zv, fz)
+        if want is None or not math.isfinite(want):
+            continue
+        if got is None or not math.isclose(got, want, rel_tol=1e-9, abs_tol=1e-12):
+            return False
+        checked += 1
+    return checked >= 3
+
+
+def in_terms_of_output(dz, f):
+    """Rewrite dz (in z) in terms of a = f(z) when exact and no costlier; else None."""
+    if z not in dz.free_symbols:
+        return dz
+    candidates = [dz.subs(f, a), dz.subs(z, a)]
+    if not f.has(*_NON_INVERTIBLE):
+        try:
+            candidates += [dz.subs(z, inv) for inv in sp.solve(sp.Eq(a, f), z)]
+        except (NotImplementedError, ValueError, TypeError):
+            pass
+    best = None
+    for cand in candidates:
+        if z in cand.free_symbols:
+            continue
+        cand = min((cand, sp.factor(sp.simplify(cand))), key=sp.count_ops)
+        if z in cand.free_symbols or cand.has(sp.log, sp.exp) and not dz.has(sp.log):
+            continue
+        if sp.count_ops(cand) > sp.count_ops(dz) or not _agrees(cand, dz, f):
+            continue
+        if best is None or sp.count_ops(cand) < sp.count_ops(best):
+            best = cand
+    return best
+
+
+def sift(expr):
+    """Apply sum_m f(m) * delta(m, j) = f(j) to every Sum in expr (j inside the range)."""
+    def rule(s):
+        (idx, lo, hi), = s.limits
+        terms = sp.Add.make_args(sp.expand(s.function))
+        out = []
+        for term in terms:
+            deltas = [d for d in sp.Mul.make_args(term)
+                      if isinstance(d, sp.KroneckerDelta) and idx in d.free_symbols]
+            if deltas:
+                d = deltas[0]
+                other = d.args[1] if d.args[0] == idx else d.args[0]
+                out.append((term / d).subs(idx, other))
+            else:
+                out.append(sp.Sum(term, (idx, lo, hi)))
+        return sp.Add(*out)
+    return expr.replace(lambda e: isinstance(e, sp.Sum), rule)
+
+
+def split_sums(expr):
+    """Pull constant factors out of sums and split sums of sums (linearity)."""
+    def rule(s):
+        (idx, lo, hi), = s.limits
+        out = []
+        for term in sp.Add.make_args(sp.expand(s.function)):
+            const, dep = term.as_independent(idx, as_Add=False)
+            out.append(const * sp.Sum(dep, (idx, lo, hi)))
+        return sp.Add(*out)
+    return expr.replace(lambda e: isinstance(e, sp.Sum), rule)
+
+
+def softmax_jacobian(definition):
+    """d a_k / d z_j of a vector activation given as unit j's expression; in A[k], A[j]."""
+    total = [s for s in definition.atoms(sp.Sum)]
+    a_k = definition.subs(j, k)
+    jac = sift(sp.diff(a_k, Z[j]))
+    ssym = sp.Dummy("S", positive=True)
+    jac = jac.subs({s: ssym for s in total})
+    # express exp(z_i) through the outputs: exp(z_i) = a_i * S
+    jac = jac.replace(lambda e: isinstance(e, sp.exp) and isinstance(e.args[0], sp.Indexed)
+                      and e.args[0].base == Z,
+                      lambda e: A[e.args[0].indices[0]] * ssym)
+    jac = sp.factor(sp.simplify(jac))
+    if ssym in jac.free_symbols:
+        raise ValueError(f"could not express the Jacobian of {definition} through its outputs")
+    return jac
+
+
+def vector_delta(jacobian, dloss_k, targets_sum_to_one):
+    """delta_j = sum_k dL/da_k * da_k/dz_j, simplified in index notation."""
+    total = sp.Sum(dloss_k * jacobian, (k, 1, K))
+    delta = split_sums(sift(total))
+    if targets_sum_to_one:
+        delta = delta.subs(sp.Sum(Y[k], (k, 1, K)), 1)
+    return sp.simplify(delta)
+
+
+def logit_form(term, f, yhat):
+    """The loss term with yhat = f(z) substituted and logs expanded (stable from logits)."""
+    v = term.subs(yhat, f)
+    v = v.replace(lambda e: isinstance(e, sp.log), lambda e: sp.log(sp.together(e.args[0])))
+    return sp.expand(sp.expand_log(v, force=True))
+
+
+def log_sum_exp_form(term, definition, yhat, lse):
+    """Softmax outputs in a loss: log a_j = z_j - lse, where lse = log sum_k exp z_k."""
+    sums = definition.atoms(sp.Sum)
+    v = term.subs(yhat, definition)
+    v = sp.expand(sp.expand_log(v, force=True))
+    v = v.subs({sp.log(s): lse for s in sums})
+    return v.subs(Z[j], z)

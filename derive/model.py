@@ -1,0 +1,199 @@
+"""The intermediate representation: everything the derivation shows and the
+kernels print, as SymPy, derived from a validated Spec.
+
+Per layer: the activation, its derivative as sympy.diff found it, and the form
+the backward pass uses (in the output a where exact, else in z). For the
+output: the loss term, dL/dyhat, the loss value as the kernel evaluates it
+(from the logits when the term has logarithms), and delta = dL/dz simplified
+through the chain rule. For the optimizer: its update rule and hyper-parameters.
+Width-independent: every expression is per unit, or in index notation.
+"""
+from dataclasses import dataclass, field
+
+import sympy as sp
+
+from . import calculus
+from .activations import ACTIVATIONS
+from .losses import LOSSES
+from .optimizers import LEARNING_RATE, OPTIMIZERS
+from .symbols import A, K, Y, a, j, k, x, y, yhat, z
+
+# names of values a kernel computes per row before the elementwise loops
+lse = sp.Symbol("lse", real=True)          # log sum_k exp z_k of one row
+
+
+@dataclass(frozen=True)
+class ActivationIR:
+    name: str                 # registry name, or "formula"
+    label: str                # LaTeX name of the function
+    vector: bool
+    definition: sp.Expr       # a = f(z) per unit (index notation for vector activations)
+    dz: sp.Expr | None        # f'(z) exactly as sympy.diff gives it (elementwise only)
+    backward: sp.Expr | None  # the derivative the kernel uses: in a where exact, else in z
+    jacobian: sp.Expr | None  # da_k/dz_j in index notation (vector only)
+
+    @property
+    def needs_z(self):
+        return self.backward is not None and z in self.backward.free_symbols
+
+
+@dataclass(frozen=True)
+class LayerIR:
+    index: int                # 1-based: W{index}, b{index}
+    n_in: int
+    n_out: int
+    activation: ActivationIR
+    learning_rate: float | None
+    init: str
+
+
+@dataclass(frozen=True)
+class LossIR:
+    name: str
+    label: str
+    term: sp.Expr             # loss of one element, in yhat and y
+    mean_over: str            # "elements" | "rows"
+    classification: bool
+    dloss: sp.Expr            # dl/dyhat per element (the first chain-rule factor)
+    value: sp.Expr            # the element loss as evaluated: in a, y, or z, y, lse
+    delta: sp.Expr            # dl/dz_j per element (before the 1/N of the mean), in a, y, z, s
+    delta_indexed: sp.Expr    # the same in index notation, as derived (for display)
+    row_sum: sp.Expr | None   # s = sum_k row_sum(a_k, y_k), when delta needs it
+    combined: bool            # activation and loss simplified together (e.g. a - y)
+
+    @property
+    def value_uses(self):
+        return {str(s) for s in self.value.free_symbols}
+
+
+@dataclass(frozen=True)
+class OptimizerIR:
+    name: str
+    title: str
+    doc: str
+    rule: object              # optimizers.Rule (general, Piecewise on hyper-parameters)
+    values: dict              # the spec's hyper-parameter values
+    runtime_symbols: tuple
+    runtime_values: tuple
+    learning_rates: tuple     # one per layer (parameter group)
+
+    def specialised(self, expr):
+        """expr with every hyper-parameter condition decided by the spec's values."""
+        subs = dict(zip(self.runtime_symbols, self.runtime_values))
+        return specialise(expr, subs)
+
+
+row_sum_symbol = sp.Symbol("s", real=True)
+
+
+def specialise(expr, values):
+    """Resolve Piecewise branches whose conditions the given values decide."""
+    def rule(pw):
+        pieces = []
+        for e, c in pw.args:
+            decided = c.subs(values) if c not in (sp.true, sp.false) else c
+            if decided == sp.false:
+                continue
+            pieces.append((specialise(e, values), decided if decided != sp.true else sp.true))
+            if decided == sp.true:
+                break
+        if len(pieces) == 1 and pieces[0][1] == sp.true:
+            return pieces[0][0]
+        return sp.Piecewise(*pieces)
+    return expr.replace(lambda e: isinstance(e, sp.Piecewise), rule)
+
+
+def activation_ir(name, formula_expr=None, label=None):
+    """Derive an activation's IR from its registry entry (or a parsed formula in x)."""
+    if formula_expr is None:
+        entry = ACTIVATIONS[name]
+        expr, label, vector = entry.expr, entry.latex, entry.vector
+    else:
+        expr, label, vector = formula_expr, label or "f", False
+    if vector:
+        return ActivationIR(name, label, True, expr, None, None, calculus.softmax_jacobian(expr))
+    f = expr.subs(x, z)
+    dz = calculus.derivative(f, z)
+    backward = calculus.in_terms_of_output(dz, f)
+    return ActivationIR(name, label, False, f, dz, dz if backward is None else backward, None)
+
+
+def _to_unit(expr):
+    """Index notation for unit j (and a row sum over k) -> per-unit symbols."""
+    sums = list(expr.atoms(sp.Sum))
+    if len(sums) > 1:
+        expr = sp.collect(expr, sums)
+    row = None
+    for s in expr.atoms(sp.Sum):
+        row = s.function.subs({A[k]: a, Y[k]: y})
+        expr = expr.subs(s, row_sum_symbol)
+    return expr.subs({A[j]: a, Y[j]: y}), row
+
+
+def loss_ir(name, out, formula_expr=None):
+    """The output layer's loss, its gradient and the combined delta, all derived."""
+    if formula_expr is None:
+        entry = LOSSES[name]
+        term, label, mean_over, classification = entry.term, entry.latex, entry.mean_over, entry.classification
+    else:
+        term, label, mean_over, classification = formula_expr, r"\ell", "elements", False
+    dloss = sp.diff(term, yhat)
+    has_log = term.has(sp.log)
+    if out.vector:
+        dloss_k = dloss.subs({yhat: A[k], y: Y[k]})
+        delta_indexed = calculus.vector_delta(out.jacobian, dloss_k, classification)
+        delta, row = _to_unit(delta_indexed)
+        value = (calculus.log_sum_exp_form(term, out.definition, yhat, lse) if has_log
+                 else term.subs(yhat, a))
+        combined = row is None
+    else:
+        chained = dloss.subs(yhat, a) * out.backward
+        simpler = sp.factor(sp.simplify(chained))
+        delta = min((chained, simpler), key=sp.count_ops)
+        combined = sp.count_ops(simpler) < sp.count_ops(dloss) + sp.count_ops(out.backward)
+        delta_indexed, row = delta, None
+        value = calculus.logit_form(term, out.definition, yhat) if has_log else term.subs(yhat, a)
+    return LossIR(name, label, term, mean_over, classification, dloss, value, delta,
+                  delta_indexed, row, combined)
+
+
+def optimizer_ir(spec):
+    opt = OPTIMIZERS[spec.optimizer.kind]
+    values = dict(spec.optimizer.params)
+    default_lr = values[LEARNING_RATE]
+    lrs = tuple(l.learning_rate if l.learning_rate is not None else default_lr for l in spec.layers)
+    return OptimizerIR(opt.name, opt.title, opt.doc, opt.rule, values, opt.runtime_symbols,
+                       tuple(opt.runtime_values(values)), lrs)
+
+
+@dataclass(frozen=True)
+class ModelIR:
+    spec: object
+    layers: tuple
+    loss: LossIR
+    optimizer: OptimizerIR
+    formulas: dict = field(default_factory=dict)   # layer index -> source text of a formula
+
+
+def build_ir(spec):
+    """Spec -> ModelIR. Cost is independent of layer widths."""
+    from .formula import parse_formula
+    layers, formulas, cache = [], {}, {}
+    n_in = spec.inputs
+    for idx, layer in enumerate(spec.layers, start=1):
+        key = (layer.activation, layer.formula)
+        if key not in cache:
+            if layer.formula:
+                expr = parse_formula(layer.activation, ("x",))
+                cache[key] = activation_ir("formula", expr, label=f"f_{{{idx}}}")
+            else:
+                cache[key] = activation_ir(layer.activation)
+        if layer.formula:
+            formulas[idx] = layer.activation
+        layers.append(LayerIR(idx, n_in, layer.units, cache[key], layer.learning_rate, layer.init))
+        n_in = layer.units
+    if spec.loss.formula is not None:
+        loss = loss_ir("formula", layers[-1].activation, parse_formula(spec.loss.formula, ("yhat", "y")))
+    else:
+        loss = loss_ir(spec.loss.kind, layers[-1].activation)
+    return ModelIR(spec, tuple(layers), loss, optimizer_ir(spec), formulas)

@@ -397,8 +397,8 @@ class _Validator:
         try:
             expr = _parse_formula(value, ("x",))
         except FormulaError as e:
-            raise self.error(f"{value!r} is neither a built-in activation{_suggest(value, ACTIVATIONS)} "
-                             f"({builtins}) nor a valid formula in x: {e}", field) from None
+            raise self.error(f"{value!r} is neither a built-in activation ({builtins}) nor a "
+                             f"valid formula in x ({e}){_suggest(value, ACTIVATIONS)}", field) from None
         if expr is None:   # formula.py not available: only built-in names are known
             raise self.error(f"unknown activation {value!r}{_suggest(value, ACTIVATIONS)} "
                              f"(built-ins: {builtins})", field)

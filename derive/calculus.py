@@ -150,3 +150,25 @@ def log_sum_exp_form(term, definition, yhat, lse):
     v = sp.expand(sp.expand_log(v, force=True))
     v = v.subs({sp.log(s): lse for s in sums})
     return v.subs(Z[j], z)
+
+
+# symbols of the stable evaluation of a softmax row
+zmax = sp.Symbol("zmax", real=True)
+shifted = sp.Symbol("e", positive=True)
+row_total = sp.Symbol("total", positive=True)
+
+
+def stable_softmax(definition):
+    """Unit j of softmax as computed: numerator and denominator times exp(-max z).
+
+    Returns (e_j in z and zmax, a_j in e and total, log-sum-exp in zmax and total),
+    after checking that numerator/denominator is the registry's definition."""
+    num, den = sp.fraction(definition)
+    (s,) = den.atoms(sp.Sum)
+    e_j = sp.powsimp(num * sp.exp(-zmax)).subs(Z[j], z)
+    a_j = shifted / row_total
+    lse_expr = zmax + sp.log(row_total)
+    # check: with total = sum_m exp(z_m - zmax), a_j and lse equal the definition
+    scaled = sp.Sum(sp.powsimp(s.function * sp.exp(-zmax)), s.limits)
+    assert sp.simplify(a_j.subs({shifted: e_j.subs(z, Z[j]), row_total: scaled}) - definition) == 0
+    return e_j, a_j, lse_expr

@@ -117,7 +117,7 @@ class TrainingSpec:
 
 @dataclass(frozen=True)
 class DataSpec:
-    source: str                      # "sklearn:<name>" or a path (resolved against the spec's folder)
+    source: str                      # "sklearn:<name>" or a path, as written in the spec
     test_fraction: float = 0.2
 
 
@@ -145,6 +145,17 @@ class Spec:
     def classification(self) -> bool:
         loss = LOSSES.get(self.loss.kind) if self.loss.kind is not None else None
         return bool(loss is not None and loss.classification)
+
+    def data_source(self, override=None):
+        """The data source to load: `override`, else [data].source, with a relative
+        path resolved against the spec file's folder (as written for a dict spec)."""
+        source = override if override is not None else (self.data.source if self.data else None)
+        if source is None or source.startswith("sklearn:"):
+            return source
+        source = os.path.expanduser(source)
+        if override is None and self.path and not os.path.isabs(source):
+            source = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(self.path)), source))
+        return source
 
     @property
     def source_label(self) -> str:
@@ -505,9 +516,7 @@ class _Validator:
                 raise self.error(f"expected 'sklearn:<loader name>' such as 'sklearn:digits', "
                                  f"not {source!r}", "data.source")
         elif source.lower().endswith(DATA_SUFFIXES) and source.strip() not in DATA_SUFFIXES:
-            source = os.path.expanduser(source)
-            if self.base_dir is not None and not os.path.isabs(source):
-                source = os.path.normpath(os.path.join(self.base_dir, source))
+            pass  # kept as written (the digest must not depend on where the spec lies)
         else:
             raise self.error(f"must be 'sklearn:<name>' or a path to a .npz or .csv file, "
                              f"not {source!r}", "data.source")

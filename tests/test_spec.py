@@ -267,12 +267,18 @@ def test_float64_and_name_variants():
     assert spec.dtype == "float64" and spec.name == "_private_net2"
 
 
-def test_data_paths_resolved_against_spec_dir(tmp_path):
+def test_data_paths_resolve_against_spec_dir_at_use(tmp_path):
     text = CONTRACT_TOML.replace('source = "sklearn:digits"', 'source = "data/train.npz"')
     path = tmp_path / "m.toml"
     path.write_text(text)
     spec = load_spec(path)
-    assert spec.data.source == str(tmp_path / "data" / "train.npz")
+    assert spec.data.source == "data/train.npz"          # as written: the digest is location-free
+    assert spec.data_source() == str(tmp_path / "data" / "train.npz")
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    (other / "m.toml").write_text(text)
+    assert load_spec(other / "m.toml").digest() == spec.digest()
+    assert spec.data_source("x.csv") == "x.csv"          # an explicit override is taken as given
     # from a dict, relative paths stay as given
     d = copy.deepcopy(CONTRACT_DICT)
     d["data"] = {"source": "data/train.csv"}

@@ -1,0 +1,192 @@
+"""Spec -> generated module: the IR's SymPy expressions printed into Jinja2 templates.
+
+The context holds printed code and the formula each kernel computes (for its
+docstring); the templates only arrange loops and calls. Output is
+deterministic: the same spec gives a byte-identical file.
+"""
+import hashlib
+import os
+import pprint
+import tempfile
+from pathlib import Path
+
+import jinja2
+import sympy as sp
+
+from derive import calculus
+from derive.initializers import INITIALIZERS, fan_in, fan_out
+from derive.model import build_ir
+from derive.optimizers import LEARNING_RATE, OPTIMIZERS
+from derive.spec import load_spec
+
+from .printer import kernel_code
+
+VERSION = "0.1.0"
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+def _formula(expr):
+    """A one-line plain-text formula for a docstring or comment."""
+    return sp.sstr(expr).replace("Heaviside(", "H(")
+
+
+def _env():
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+    env.filters["pyrepr"] = repr
+    return env
+
+
+def _activation_context(key, act):
+    if act.vector:
+        e_j, a_j, _ = calculus.stable_softmax(act.definition)
+        return dict(key=key, vector=True, formula=_formula(act.definition),
+                    shifted_formula=_formula(e_j), out_formula=_formula(a_j),
+                    shifted_code=kernel_code(e_j), out_code=kernel_code(a_j))
+    syms = act.backward.free_symbols
+    return dict(key=key, vector=False, formula=_formula(act.definition),
+                forward_code=kernel_code(act.definition),
+                dz_formula=_formula(act.dz), backward_formula=_formula(act.backward),
+                backward_code=kernel_code(act.backward),
+                uses_a=calculus.a in syms, uses_z=calculus.z in syms)
+
+
+def _loss_context(ir):
+    loss, out = ir.loss, ir.layers[-1].activation
+    ctx = dict(name=loss.name, term_formula=_formula(loss.term), mean_over=loss.mean_over,
+               value_formula=_formula(loss.value), delta_formula=_formula(loss.delta),
+               value_code=kernel_code(loss.value), delta_code=kernel_code(loss.delta),
+               row_sum_formula=_formula(loss.row_sum) if loss.row_sum is not None else "",
+               row_sum_code=kernel_code(loss.row_sum) if loss.row_sum is not None else "",
+               needs_lse="lse" in loss.value_uses, shifted_code="", lse_code="")
+    if ctx["needs_lse"]:
+        e_j, _, lse_expr = calculus.stable_softmax(out.definition)
+        ctx.update(shifted_code=kernel_code(e_j), lse_code=kernel_code(lse_expr))
+    return ctx
+
+
+def _optimizer_context(ir):
+    opt = OPTIMIZERS[ir.optimizer.name]
+    rule = opt.rule
+    hypers, index = [], 0
+    bool_symbols = set()
+    for h in opt.hyperparameters:
+        for s in h.symbols:
+            hypers.append(dict(name=s.name, index=index))
+            index += 1
+            if h.kind == "bool":
+                bool_symbols.add(s)
+    scalar_syms = [s for s, _ in rule.scalars]
+    element_args = ["lr"] + [h["name"] for h in hypers] + [s.name for s in scalar_syms] + ["t"]
+    element_call = (["DT(lr)"]
+                    + [(f"{h['name']} != 0" if sp.Symbol(h["name"]) in {sp.Symbol(b.name) for b in bool_symbols}
+                        else f"DT({h['name']})") for h in hypers]
+                    + [f"DT({s.name})" for s in scalar_syms] + ["t"])
+    defaults = {h.name: (tuple(h.default) if h.kind == "pair" else h.default)
+                for h in opt.hyperparameters}
+    defaults.update({k: v for k, v in ir.optimizer.values.items()})
+    rules = {h.name: (h.kind, h.minimum, h.below) for h in opt.hyperparameters}
+    return dict(
+        name=opt.name, title=opt.title, doc=opt.doc, hypers=hypers,
+        hyper_order=[h.name for h in opt.hyperparameters if h.symbols],
+        rules_literal=pprint.pformat(rules, sort_dicts=False, width=88),
+        defaults_literal=pprint.pformat(defaults, sort_dicts=False, width=88),
+        states=[s.name for s in rule.states],
+        scalar_formulas=[(s.name, _formula(e)) for s, e in rule.scalars],
+        scalar_code=[(s.name, kernel_code(e, const="{}")) for s, e in rule.scalars],
+        element_formulas=[(s.name, _formula(e)) for s, e in rule.element],
+        element_code=[(s.name, kernel_code(e)) for s, e in rule.element],
+        element_args=element_args, element_call=element_call,
+    )
+
+
+def build_context(spec):
+    """Everything the templates need, from a validated spec."""
+    ir = build_ir(spec)
+    acts, keys = {}, {}
+    for layer in ir.layers:
+        act = layer.activation
+        key = act.name if act.name != "formula" else f"formula_{layer.index}"
+        if act.name == "formula":
+            # identical formulas share one kernel
+            for other_key, other in acts.items():
+                if other.get("formula_src") == act.definition:
+                    key = other_key
+        if key not in acts:
+            acts[key] = dict(_activation_context(key, act), formula_src=act.definition)
+        keys[layer.index] = key
+    layers = [dict(index=l.index, n_in=l.n_in, n_out=l.n_out, act=keys[l.index],
+                   act_name=l.activation.name if l.activation.name != "formula"
+                   else spec.layers[l.index - 1].activation,
+                   a_prev="X" if l.index == 1 else f"A{l.index - 1}")
+              for l in ir.layers]
+    n = len(layers)
+    params = [f"{p}{l['index']}" for l in layers for p in ("W", "b")]
+    out = ir.layers[-1].activation
+    task = ("regression" if not ir.loss.classification
+            else "multiclass" if out.vector else "binary")
+    opt_ctx = _optimizer_context(ir)
+    inits = sorted({l.init for l in spec.layers})
+    spec_dict = spec.to_dict()
+    return dict(
+        name=spec.name, version=VERSION, source=_source_label(spec), digest=spec.digest(),
+        spec_literal=pprint.pformat(spec_dict, sort_dicts=False, width=88),
+        training_literal=pprint.pformat(spec_dict["training"] | {
+            k: None for k in ("target_loss", "patience") if k not in spec_dict["training"]},
+            sort_dicts=False, width=88),
+        dtype=spec.dtype, inputs=spec.inputs, layers=layers,
+        activations=[acts[k] for k in sorted(acts)],
+        loss=_loss_context(ir), optimizer=opt_ctx, task=task,
+        param_names=params,
+        param_shapes=[s for l in ir.layers for s in ((l.n_in, l.n_out), (l.n_out,))],
+        layer_activations=[l["act_name"] for l in layers],
+        layer_inits=[l.init for l in spec.layers],
+        layer_lrs=[l.learning_rate for l in spec.layers],
+        inits=[dict(name=i, scale_code=kernel_code(INITIALIZERS[i].scale, const="{}"),
+                    scale_formula=_formula(INITIALIZERS[i].scale)) for i in inits],
+        init_kinds={i: (INITIALIZERS[i].distribution, INITIALIZERS[i].bias) for i in inits},
+        params_args=", ".join(params),
+        za_args=", ".join(f"{v}{i}" for i in range(1, n + 1) for v in ("Z", "A")),
+        za_slices=", ".join(f"{v}{i}[:m]" for i in range(1, n + 1) for v in ("Z", "A")),
+        d_args=", ".join(f"D{i}" for i in range(1, n + 1)),
+        d_slices=", ".join(f"D{i}[:m]" for i in range(1, n + 1)),
+        grad_args=", ".join(f"g{p}" for p in params),
+        state_args=[f"{s}_{p}" for s in opt_ctx["states"] for p in params],
+    )
+
+
+def _source_label(spec):
+    """The spec's file name (not its absolute path: output must not depend on the checkout)."""
+    return os.path.basename(spec.path) if spec.path else "a spec dict"
+
+
+def render(spec):
+    """The generated module's source text."""
+    spec = load_spec(spec)
+    return _env().get_template("module.py.j2").render(**build_context(spec))
+
+
+def generate(spec, out_dir="generated"):
+    """Write out_dir/<name>.py atomically and return its Path."""
+    spec = load_spec(spec)
+    text = render(spec)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    target = out / f"{spec.name}.py"
+    if target.exists() and target.read_text() == text:
+        return target
+    fd, tmp = tempfile.mkstemp(prefix=f".{spec.name}-", suffix=".py", dir=out)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    os.replace(tmp, target)
+    return target
+
+
+def source_digest(text):
+    return hashlib.sha256(text.encode()).hexdigest()

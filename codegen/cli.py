@@ -1,0 +1,157 @@
+"""The `gradgen` command line: derive | generate | train | check.
+
+Errors a user can cause (bad spec, bad data, bad usage) print one line,
+`gradgen: error: ...`, and exit 2; `--debug` shows the traceback instead.
+"""
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from derive.errors import FormulaError, SpecError
+
+from .data import DataError
+
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        self.print_usage(sys.stderr)
+        print(f"gradgen: error: {message}", file=sys.stderr)
+        sys.exit(EXIT_USAGE)
+
+
+def build_parser():
+    parser = _Parser(prog="gradgen", description="Derive, print and generate neural-network "
+                     "gradients with SymPy; train with the generated Numba module.")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    d = sub.add_parser("derive", help="print the derivation")
+    d.add_argument("spec")
+    d.add_argument("--format", choices=("latex", "markdown", "text"), default="latex")
+    d.add_argument("--standalone", action="store_true", help="a whole LaTeX document")
+    d.add_argument("-o", "--output", help="write to this file instead of stdout")
+
+    g = sub.add_parser("generate", help="write DIR/<name>.py")
+    g.add_argument("spec")
+    g.add_argument("-o", "--out-dir", default="generated")
+
+    t = sub.add_parser("train", help="generate if stale, train, report, save")
+    t.add_argument("spec")
+    t.add_argument("--data", help="sklearn:<name>, a .npz (X, y) or a .csv (default: the spec's [data])")
+    t.add_argument("--epochs", type=int)
+    t.add_argument("--out", help="where to save parameters and history (default runs/<name>)")
+    t.add_argument("--generated-dir", default="generated", help="where the module is generated")
+    t.add_argument("--no-progress", action="store_true")
+
+    c = sub.add_parser("check", help="gradients vs central finite differences")
+    c.add_argument("spec")
+    c.add_argument("--seed", type=int, default=0)
+    return parser
+
+
+def cmd_derive(args):
+    from derive import derive
+    d = derive(args.spec)
+    if args.format == "latex":
+        text = d.latex(standalone=args.standalone)
+    elif args.format == "markdown":
+        text = d.markdown()
+    else:
+        text = d.text()
+    if args.output:
+        Path(args.output).write_text(text)
+        print(args.output)
+    else:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    return 0
+
+
+def cmd_generate(args):
+    from .generator import generate
+    print(generate(args.spec, out_dir=args.out_dir))
+    return 0
+
+
+def cmd_check(args):
+    from .gradcheck import TOLERANCE, gradient_check
+    worst, where, count = gradient_check(args.spec, seed=args.seed)
+    ok = worst <= TOLERANCE
+    print(f"gradient check: worst relative error {worst:.3g} at {where} over {count} "
+          f"coordinates (tolerance {TOLERANCE:g}): {'OK' if ok else 'FAILED'}")
+    return 0 if ok else 1
+
+
+def cmd_train(args):
+    from derive.spec import load_spec
+
+    from .data import load_data, split
+    from .generator import generate
+    from .loader import import_generated
+
+    spec = load_spec(args.spec)
+    if args.epochs is not None and args.epochs < 1:
+        raise DataError("--epochs must be >= 1")
+    source = spec.data_source(args.data)
+    fraction = spec.data.test_fraction if spec.data else 0.2
+    X, y = load_data(source)
+    X_train, y_train, X_test, y_test = split(X, y, fraction, spec.training.seed)
+
+    started = time.perf_counter()
+    path = generate(spec, out_dir=args.generated_dir)
+    module = import_generated(path)
+    print(f"module: {path}")
+    trainer = module.Trainer(seed=spec.training.seed)
+    try:
+        history = trainer.fit(X_train, y_train, epochs=args.epochs,
+                              validation_data=(X_test, y_test),
+                              progress=False if args.no_progress else True)
+    except ValueError as err:
+        raise DataError(f"{source}: {err}") from None
+    elapsed = time.perf_counter() - started
+
+    metric = "accuracy" if module.TASK != "regression" else "R^2"
+    print(f"trained {history.epochs_run} epochs in {elapsed:.2f} s"
+          + (f" (stopped early: {history.stop_reason})" if history.stopped_early else ""))
+    print(f"train loss {history.loss[-1]:.4f}, train {metric} {trainer.score(X_train, y_train):.4f}")
+    print(f"test loss {history.val_loss[-1]:.4f}, test {metric} {trainer.score(X_test, y_test):.4f}")
+
+    out = Path(args.out or os.path.join("runs", spec.name))
+    out.mkdir(parents=True, exist_ok=True)
+    trainer.save(out / "params.npz")
+    record = history.as_dict() | {"test_score": trainer.score(X_test, y_test),
+                                   "train_score": trainer.score(X_train, y_train),
+                                   "metric": metric, "seconds": elapsed}
+    (out / "history.json").write_text(json.dumps(record, indent=2))
+    print(f"saved parameters to {out / 'params.npz'} and history to {out / 'history.json'}")
+    return 0
+
+
+COMMANDS = {"derive": cmd_derive, "generate": cmd_generate, "train": cmd_train, "check": cmd_check}
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except (SpecError, FormulaError, DataError) as err:
+        if args.debug:
+            raise
+        print(f"gradgen: error: {_one_line(err)}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("gradgen: interrupted", file=sys.stderr)
+        return 130
+
+
+def _one_line(err):
+    return " ".join(str(err).split())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,16 +1,37 @@
-"""Import a generated module from its file (never exec'd from a string)."""
-import hashlib
+"""Import a generated module from its file (never exec'd from a string).
+
+The module name must be the same every time a file is imported: Numba's cache
+pickles references between jitted functions by module name, so a file cached
+under one name fails to load under another. Files in gradgen's own `generated`
+package import as `generated.<name>` (as `from generated.<name> import Trainer`
+does); files elsewhere as `<name>` (as `import <name>` from their folder does).
+"""
+import importlib
 import importlib.util
 import sys
 from pathlib import Path
 
 
-def import_generated(path):
-    """Import generated/<name>.py by path; the module name is unique per file path,
-    so two modules of the same spec name in different folders do not collide."""
+def module_name(path):
     path = Path(path).resolve()
-    tag = hashlib.sha1(str(path).encode()).hexdigest()[:10]
-    name = f"_gradgen_{path.stem}_{tag}"
+    try:
+        import generated
+        package_dir = Path(generated.__file__).resolve().parent
+    except (ImportError, TypeError):
+        package_dir = None
+    if package_dir is not None and path.parent == package_dir:
+        return f"generated.{path.stem}"
+    return path.stem
+
+
+def import_generated(path):
+    """Import generated/<name>.py by path, under its canonical name (re-imported
+    when a different file of that name was loaded before)."""
+    path = Path(path).resolve()
+    name = module_name(path)
+    loaded = sys.modules.get(name)
+    if loaded is not None and Path(getattr(loaded, "__file__", "")).resolve() == path:
+        return importlib.reload(loaded)
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module

@@ -216,8 +216,9 @@ STATE_NAMES = ['momentum_buffer']
 
 
 @njit(**_JIT)
-def _update_elements(P, G, S_momentum_buffer, lr, momentum, dampening, nesterov, weight_decay, t):
-    """Per element, in order:
+def _update_elements(P, G, B, S_momentum_buffer, lr, momentum, dampening, nesterov, weight_decay, t):
+    """Per element, in order (B keeps the old values; returns False if any new one
+    is not finite):
         g <- Piecewise((g + p*weight_decay, Ne(weight_decay, 0)), (g, True))
         momentum_buffer <- Piecewise((g, Eq(t, 1) & Ne(momentum, 0)), (g*(1 - dampening) + momentum*momentum_buffer, Ne(momentum, 0)), (momentum_buffer, True))
         g <- Piecewise((g + momentum*momentum_buffer, nesterov & Ne(momentum, 0)), (momentum_buffer, Ne(momentum, 0)), (g, True))
@@ -225,9 +226,12 @@ def _update_elements(P, G, S_momentum_buffer, lr, momentum, dampening, nesterov,
     """
     P_ = P.reshape(-1)
     G_ = G.reshape(-1)
+    B_ = B.reshape(-1)
+    finite = True
     S_momentum_buffer_ = S_momentum_buffer.reshape(-1)
     for i in range(P_.size):
         p = P_[i]
+        B_[i] = p
         g = G_[i]
         momentum_buffer = S_momentum_buffer_[i]
         g = ((g + p*weight_decay) if (weight_decay != DT(0.0)) else (g))
@@ -235,18 +239,20 @@ def _update_elements(P, G, S_momentum_buffer, lr, momentum, dampening, nesterov,
         g = ((g + momentum*momentum_buffer) if nesterov and (momentum != DT(0.0)) else (momentum_buffer) if (momentum != DT(0.0)) else (g))
         p = -g*lr + p
         P_[i] = p
+        finite = finite and math.isfinite(p)
         S_momentum_buffer_[i] = momentum_buffer
+    return finite
 
 
 @njit(**_JIT)
-def _update(P, G, S_momentum_buffer, lr, hp, t):
+def _update(P, G, B, S_momentum_buffer, lr, hp, t):
     """One step of one parameter (group learning rate lr, step count t >= 1).
     """
     momentum = hp[0]
     dampening = hp[1]
     nesterov = hp[2]
     weight_decay = hp[3]
-    _update_elements(P, G, S_momentum_buffer, DT(lr), DT(momentum), DT(dampening), nesterov != 0, DT(weight_decay), t)
+    return _update_elements(P, G, B, S_momentum_buffer, DT(lr), DT(momentum), DT(dampening), nesterov != 0, DT(weight_decay), t)
 
 # ---------------------------------------------------------------------- epoch
 @njit(**_JIT)
@@ -254,7 +260,8 @@ def _epoch(X, Y, order, batch_size, lrs, hp, t, losses, correct, W1, b1, W2, b2,
     """One pass over X[order] in batches, all in compiled code: forward, loss,
     backward and the optimizer step per batch. losses[b] gets batch b's loss
     before its step; correct[b] its number of correct predictions. Returns
-    (batches completed, step count); it stops early at a non-finite loss."""
+    (batches completed, step count, status): status 1 stops at a non-finite loss,
+    status 2 at a step that made a parameter non-finite (that step is undone)."""
     n = order.shape[0]
     n_batches = (n + batch_size - 1) // batch_size
     rows = min(batch_size, n)
@@ -263,8 +270,12 @@ def _epoch(X, Y, order, batch_size, lrs, hp, t, losses, correct, W1, b1, W2, b2,
     (Z1, A1, Z2, A2,), (D1, D2,) = _buffers(rows, W1, b1, W2, b2)
     gW1 = np.empty_like(W1)
     gb1 = np.empty_like(b1)
+    BW1 = np.empty_like(W1)
+    Bb1 = np.empty_like(b1)
     gW2 = np.empty_like(W2)
     gb2 = np.empty_like(b2)
+    BW2 = np.empty_like(W2)
+    Bb2 = np.empty_like(b2)
     for bi in range(n_batches):
         start = bi * batch_size
         m = min(batch_size, n - start)
@@ -277,14 +288,21 @@ def _epoch(X, Y, order, batch_size, lrs, hp, t, losses, correct, W1, b1, W2, b2,
         losses[bi] = batch_loss
         correct[bi] = _correct(A2[:m], Yb[:m])
         if not math.isfinite(batch_loss):
-            return bi, t
+            return bi, t, 1
         _backward(Xb[:m], W1, b1, W2, b2, Z1[:m], A1[:m], Z2[:m], A2[:m], D1[:m], D2[:m], gW1, gb1, gW2, gb2)
         t += 1
-        _update(W1, gW1, momentum_buffer_W1, lrs[0], hp, t)
-        _update(b1, gb1, momentum_buffer_b1, lrs[0], hp, t)
-        _update(W2, gW2, momentum_buffer_W2, lrs[1], hp, t)
-        _update(b2, gb2, momentum_buffer_b2, lrs[1], hp, t)
-    return n_batches, t
+        finite = True
+        finite &= _update(W1, gW1, BW1, momentum_buffer_W1, lrs[0], hp, t)
+        finite &= _update(b1, gb1, Bb1, momentum_buffer_b1, lrs[0], hp, t)
+        finite &= _update(W2, gW2, BW2, momentum_buffer_W2, lrs[1], hp, t)
+        finite &= _update(b2, gb2, Bb2, momentum_buffer_b2, lrs[1], hp, t)
+        if not finite:
+            W1[:] = BW1
+            b1[:] = Bb1
+            W2[:] = BW2
+            b2[:] = Bb2
+            return bi, t - 1, 2
+    return n_batches, t, 0
 
 
 @njit(**_JIT)
@@ -526,7 +544,7 @@ class Trainer:
         self.params = init_params(seed) if params is None else _check_params(params)
         self.seed = seed
         self.hyper = dict(HYPERPARAMETERS)
-        self.training = dict(TRAINING)
+        self.training = dict(TRAINING, seed=seed)
         for key, value in overrides.items():
             if key in HYPER_RULES:
                 self.hyper[key] = _check_hyper(key, value)
@@ -563,13 +581,17 @@ class Trainer:
         n_batches = (len(order) + batch_size - 1) // batch_size
         losses = np.full(n_batches, np.nan)
         correct = np.zeros(n_batches, dtype=np.int64)
-        done, t = _epoch(X, Y, order, batch_size, self._learning_rates(), self._hyper_vector(),
+        done, t, status = _epoch(X, Y, order, batch_size, self._learning_rates(), self._hyper_vector(),
                          self.t, losses, correct, *self.params, *self._state_args())
         self.t = t
         sizes = np.minimum(batch_size, len(order) - batch_size * np.arange(n_batches))
-        if done < n_batches:
+        if status == 1:
             raise DivergenceError(f"the loss became {losses[done]} at step {self.t + 1} "
                                   f"(batch {done + 1} of the epoch); the parameters of the "
+                                  "last finite step are kept. Try a smaller learning rate.")
+        if status == 2:
+            raise DivergenceError(f"step {self.t + 1} (batch {done + 1} of the epoch) made the "
+                                  "parameters non-finite; it was undone, the parameters of the "
                                   "last finite step are kept. Try a smaller learning rate.")
         return losses, correct, sizes
 
@@ -703,8 +725,8 @@ class Trainer:
                                  f"is not supported (this module reads {CHECKPOINT_VERSION})")
             params = [data[f"param_{i}"] for i in range(len(PARAM_NAMES))]
             overrides = {k: tuple(v) if isinstance(v, list) else v for k, v in meta["hyper"].items()}
-            trainer = cls(params=params, seed=meta["seed"], **overrides,
-                          **{k: v for k, v in meta["training"].items()})
+            training = {k: v for k, v in meta["training"].items() if k != "seed"}
+            trainer = cls(params=params, seed=meta["seed"], **overrides, **training)
             for name in STATE_NAMES:
                 trainer.state[name] = [np.array(data[f"state_{name}_{i}"], dtype=DTYPE)
                                        for i in range(len(PARAM_NAMES))]

@@ -1,0 +1,162 @@
+"""The generated module: fresh, deterministic, standalone, and safe with bad input."""
+import ast
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from codegen import render
+from codegen.loader import import_generated
+from derive import load_spec
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = sorted((ROOT / "examples").glob("*.toml"))
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
+def test_checked_in_module_is_fresh(example):
+    spec = load_spec(example)
+    checked_in = ROOT / "generated" / f"{spec.name}.py"
+    assert checked_in.exists(), f"run: gradgen generate {example.relative_to(ROOT)}"
+    assert checked_in.read_text() == render(spec), (
+        f"generated/{spec.name}.py is stale: run gradgen generate {example.relative_to(ROOT)}")
+
+
+def test_generation_is_byte_identical_across_processes():
+    example = ROOT / "examples" / "digits.toml"
+    code = "import sys; from codegen import render; sys.stdout.write(render(sys.argv[1]))"
+    outputs = set()
+    for seed in ("1", "2"):
+        env = dict(os.environ, PYTHONHASHSEED=seed)
+        out = subprocess.run([sys.executable, "-c", code, str(example)], capture_output=True,
+                             text=True, env=env, cwd=ROOT, check=True).stdout
+        outputs.add(out)
+    assert len(outputs) == 1 and outputs.pop() == render(example)
+
+
+def test_module_imports_only_numpy_numba_and_stdlib():
+    tree = ast.parse((ROOT / "generated" / "digits_mlp.py").read_text())
+    roots = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            roots |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            roots.add(node.module.split(".")[0])
+    allowed = {"numpy", "numba", "tqdm"} | set(sys.stdlib_module_names)
+    assert roots <= allowed, roots - allowed
+    assert "exec(" not in (ROOT / "codegen" / "generator.py").read_text()
+
+
+def test_header_names_spec_and_version():
+    head = (ROOT / "generated" / "digits_mlp.py").read_text().split("\n", 8)
+    text = "\n".join(head[:8])
+    assert "digits.toml" in text and "gradgen 0.1.0" in text and "DO NOT EDIT" in text
+
+
+@pytest.fixture(scope="module")
+def digits():
+    from generated import digits_mlp
+    return digits_mlp
+
+
+def test_contract_constants(digits):
+    assert digits.NAME == "digits_mlp" and digits.DTYPE == np.float32
+    assert digits.PARAM_NAMES == ["W1", "b1", "W2", "b2"]
+    assert digits.PARAM_SHAPES == [(64, 32), (32,), (32, 10), (10,)]
+    assert digits.SPEC["layers"][0]["activation"] == "tanh"
+    params = digits.init_params(3)
+    assert [p.shape for p in params] == digits.PARAM_SHAPES
+    assert all(p.dtype == np.float32 for p in params)
+    np.testing.assert_array_equal(params[0], digits.init_params(3)[0])
+
+
+@pytest.mark.parametrize("X,y,words", [
+    (np.zeros((4, 63)), np.zeros(4, int), "features"),
+    (np.zeros((4, 64)), np.zeros(5, int), "rows"),
+    (np.full((4, 64), np.nan), np.zeros(4, int), "NaN"),
+    (np.zeros((4, 64)), np.array([0, 1, 2, 10]), "0..9"),
+    (np.zeros((4, 64)), np.array([0, 1, -1, 2]), "0..9"),
+    (np.zeros((4, 64)), np.array([0.5, 1, 2, 3]), "integers"),
+    (np.zeros((0, 64)), np.zeros(0, int), "no rows"),
+    (np.array([["a"] * 64] * 4), np.zeros(4, int), "cannot be cast"),
+    (np.zeros(64), np.zeros(1, int), "2-D"),
+])
+def test_bad_input_raises_value_error_before_jit(digits, X, y, words):
+    params = digits.init_params(0)
+    before = [p.copy() for p in params]
+    with pytest.raises(ValueError, match=words):
+        digits.loss_and_grad(params, X, y)
+    trainer = digits.Trainer(params)
+    with pytest.raises(ValueError, match=words):
+        trainer.step(X, y)
+    for p, q in zip(trainer.params, before):
+        np.testing.assert_array_equal(p, q)
+
+
+def test_one_hot_targets_equal_labels(digits):
+    rng = np.random.default_rng(0)
+    X, labels = rng.normal(size=(9, 64)), rng.integers(0, 10, size=9)
+    params = digits.init_params(0)
+    l1, g1 = digits.loss_and_grad(params, X, labels)
+    l2, g2 = digits.loss_and_grad(params, X, np.eye(10)[labels])
+    assert l1 == l2 and all(np.array_equal(a, b) for a, b in zip(g1, g2))
+
+
+def test_save_load_resumes_bit_identical(digits, tmp_path):
+    rng = np.random.default_rng(1)
+    X, y = rng.normal(size=(100, 64)), rng.integers(0, 10, size=100)
+    straight = digits.Trainer(seed=0)
+    straight.fit(X, y, epochs=4, batch_size=16, progress=False)
+    half = digits.Trainer(seed=0)
+    half.fit(X, y, epochs=2, batch_size=16, progress=False)
+    half.save(tmp_path / "ckpt.npz")
+    resumed = digits.Trainer.load(tmp_path / "ckpt.npz")
+    resumed.fit(X, y, epochs=2, batch_size=16, progress=False)
+    assert resumed.t == straight.t
+    for a, b in zip(resumed.params, straight.params):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_load_refuses_other_spec(digits, tmp_path):
+    other = import_generated(_generate_variant(tmp_path))
+    other.Trainer(seed=0).save(tmp_path / "other.npz")
+    with pytest.raises(ValueError, match="not of this module's spec"):
+        digits.Trainer.load(tmp_path / "other.npz")
+
+
+def _generate_variant(tmp_path):
+    from codegen import generate
+    data = load_spec(ROOT / "examples" / "digits.toml").to_dict()
+    data["layers"][0]["units"] = 16
+    return generate(data, out_dir=tmp_path)
+
+
+def test_predict_score_and_proba(digits):
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(20, 64))
+    trainer = digits.Trainer(seed=0)
+    proba = trainer.predict_proba(X)
+    assert proba.shape == (20, 10)
+    np.testing.assert_allclose(proba.sum(axis=1), 1, rtol=1e-5)
+    np.testing.assert_array_equal(trainer.predict(X), proba.argmax(axis=1))
+    labels = trainer.predict(X)
+    assert trainer.score(X, labels) == 1.0
+
+
+def test_divergence_stops_with_clear_error_and_finite_params(digits):
+    rng = np.random.default_rng(3)
+    X, y = rng.normal(size=(64, 64)) * 1e3, rng.integers(0, 10, size=64)
+    trainer = digits.Trainer(seed=0, learning_rate=1e30, momentum=0.0)
+    with pytest.raises(FloatingPointError, match="smaller learning rate"):
+        trainer.fit(X, y, epochs=5, batch_size=8, progress=False)
+    assert all(np.all(np.isfinite(p)) for p in trainer.params)
+
+
+def test_unknown_override_is_refused(digits):
+    with pytest.raises(TypeError, match="unknown setting 'momentun'"):
+        digits.Trainer(momentun=0.9)
+    with pytest.raises(ValueError, match="momentum"):
+        digits.Trainer(momentum=-1.0)

@@ -1,0 +1,83 @@
+"""The derivative registry: what the IR uses in the backward pass equals sympy.diff
+of the registry's definition, and PyTorch's autograd, including at kinks."""
+import math
+
+import numpy as np
+import pytest
+import sympy as sp
+
+from derive.activations import ACTIVATIONS
+from derive.losses import LOSSES
+from derive.model import activation_ir, loss_ir
+from derive.symbols import a, x, y, yhat, z
+
+ELEMENTWISE = [n for n, act in ACTIVATIONS.items() if not act.vector]
+POINTS = [-3.1, -1.2, -0.4, 0.0, 0.3, 0.9, 2.5]
+
+torch = pytest.importorskip("torch")
+TORCH_FN = {
+    "identity": lambda t: t, "sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu,
+    "leaky_relu": lambda t: torch.nn.functional.leaky_relu(t, 0.01),
+    "elu": torch.nn.functional.elu, "selu": torch.nn.functional.selu,
+    "softplus": torch.nn.functional.softplus, "silu": torch.nn.functional.silu,
+    "gelu": torch.nn.functional.gelu, "softsign": torch.nn.functional.softsign,
+}
+
+
+def _backward_at(ir, zv):
+    """The kernel's derivative at z, with a = f(z) substituted when it is in a."""
+    fz = float(ir.definition.subs(z, zv))
+    return float(ir.backward.subs({z: zv, a: fz}))
+
+
+@pytest.mark.parametrize("name", ELEMENTWISE)
+def test_backward_equals_sympy_diff(name):
+    ir = activation_ir(name)
+    reference = sp.diff(ACTIVATIONS[name].expr, x)
+    for zv in POINTS:
+        if zv == 0 and reference.has(sp.Heaviside, sp.Max, sp.Abs, sp.Piecewise):
+            continue  # kinks: PyTorch's convention, checked below
+        want = float(reference.subs(x, zv).evalf())
+        assert math.isclose(_backward_at(ir, zv), want, rel_tol=1e-12, abs_tol=1e-14), (name, zv)
+
+
+@pytest.mark.parametrize("name", ELEMENTWISE)
+def test_backward_equals_torch_autograd_including_zero(name):
+    ir = activation_ir(name)
+    for zv in POINTS:
+        t = torch.tensor(zv, dtype=torch.float64, requires_grad=True)
+        TORCH_FN[name](t).backward()
+        assert math.isclose(_backward_at(ir, zv), t.grad.item(), rel_tol=1e-12, abs_tol=1e-14), (name, zv)
+
+
+def test_output_forms_are_used_where_exact():
+    # the backward pass reuses stored activations for these (no z needed)
+    assert sp.simplify(activation_ir("sigmoid").backward - a * (1 - a)) == 0
+    assert sp.simplify(activation_ir("tanh").backward - (1 - a ** 2)) == 0
+    assert not activation_ir("relu").needs_z
+
+
+@pytest.mark.parametrize("out,loss", [("softmax", "cross_entropy"), ("sigmoid", "binary_cross_entropy")])
+def test_combined_delta_is_a_minus_y(out, loss):
+    ir = loss_ir(loss, activation_ir(out))
+    assert sp.simplify(ir.delta - (a - y)) == 0 and ir.row_sum is None and ir.combined
+
+
+@pytest.mark.parametrize("name", sorted(LOSSES))
+def test_loss_gradient_is_sympy_diff(name):
+    out = LOSSES[name].requires_output or "identity"
+    ir = loss_ir(name, activation_ir(out))
+    assert sp.simplify(ir.dloss - sp.diff(LOSSES[name].term, yhat)) == 0
+
+
+def test_softmax_mse_delta_matches_jacobian_product():
+    ir = loss_ir("mse", activation_ir("softmax"))
+    rng = np.random.default_rng(0)
+    zs, ys = rng.normal(size=4), rng.normal(size=4)
+    av = np.exp(zs) / np.exp(zs).sum()
+    g = 2 * (av - ys)
+    jac = np.diag(av) - np.outer(av, av)
+    want = jac.T @ g
+    s = sum(float(ir.row_sum.subs({a: av[k], y: ys[k]})) for k in range(4))
+    got = [float(ir.delta.subs({a: av[j], y: ys[j], sp.Symbol("s", real=True): s})) for j in range(4)]
+    np.testing.assert_allclose(got, want, rtol=1e-12)

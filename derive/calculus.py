@@ -14,7 +14,7 @@ import math
 
 import sympy as sp
 
-from .symbols import A, K, Y, Z, a, j, k, m, x, z
+from .symbols import A, K, Y, Z, a, j, k, x, z
 
 _NON_INVERTIBLE = (sp.Abs, sp.Max, sp.Min, sp.Piecewise, sp.Heaviside, sp.sign)
 _PROBES = (-2.7, -1.3, -0.6, -0.05, 0.0, 0.04, 0.5, 1.1, 2.3, 3.1)

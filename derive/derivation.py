@@ -19,7 +19,7 @@ import sympy as sp
 from sympy.printing.str import StrPrinter
 
 from . import calculus
-from .model import build_ir, lse, row_sum_symbol, specialise
+from .model import build_ir, lse, row_sum_symbol
 from .optimizers import LEARNING_RATE, OPTIMIZERS
 from .optimizers import lr as LR
 from .symbols import A, K, Y, Z, a, i, j, k, m, p, t, y, yhat, z
@@ -649,28 +649,10 @@ class Derivation:
 
     # ---- 6. the optimizer
 
-    def _hyper_substitutions(self):
-        """The spec's hyper-parameter values for specialise(); flags as SymPy booleans."""
-        opt = self.ir.optimizer
-        entry = OPTIMIZERS.get(opt.name)
-        kinds = {}
-        if entry is not None:
-            for h in entry.hyperparameters:
-                for s in h.symbols:
-                    kinds[s] = h.kind
-        subs = {}
-        for s, v in zip(opt.runtime_symbols, opt.runtime_values):
-            if kinds.get(s) == "bool" or s.is_real is None:
-                subs[s] = sp.true if v else sp.false
-            else:
-                subs[s] = v
-        return subs
-
     def _rule(self):
         """(scalars, element assignments, states) specialised, identities dropped."""
         opt = self.ir.optimizer
-        subs = self._hyper_substitutions()
-        element = [(target, specialise(expr, subs)) for target, expr in opt.rule.element]
+        element = [(target, opt.specialised(expr)) for target, expr in opt.rule.element]
         element = [(target, expr) for target, expr in element if expr != target]
         used = set()
         for _, expr in element:
@@ -678,7 +660,7 @@ class Derivation:
         scalars = []
         for sym, expr in reversed(opt.rule.scalars):
             if sym in used:
-                expr = specialise(expr, subs)
+                expr = opt.specialised(expr)
                 scalars.insert(0, (sym, expr))
                 used |= expr.free_symbols
         assigned = {target for target, _ in element}

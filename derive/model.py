@@ -8,6 +8,7 @@ output: the loss term, dL/dyhat, the loss value as the kernel evaluates it
 through the chain rule. For the optimizer: its update rule and hyper-parameters.
 Width-independent: every expression is per unit, or in index notation.
 """
+import functools
 from dataclasses import dataclass, field
 
 import sympy as sp
@@ -16,7 +17,7 @@ from . import calculus
 from .activations import ACTIVATIONS
 from .losses import LOSSES
 from .optimizers import LEARNING_RATE, OPTIMIZERS
-from .symbols import A, K, Y, a, j, k, x, y, yhat, z
+from .symbols import A, Y, a, j, k, x, y, yhat, z
 
 # names of values a kernel computes per row before the elementwise loops
 lse = sp.Symbol("lse", real=True)          # log sum_k exp z_k of one row
@@ -76,10 +77,12 @@ class OptimizerIR:
     runtime_symbols: tuple
     runtime_values: tuple
     learning_rates: tuple     # one per layer (parameter group)
+    flags: tuple = ()         # the runtime symbols that are booleans (nesterov, amsgrad)
 
     def specialised(self, expr):
         """expr with every hyper-parameter condition decided by the spec's values."""
-        subs = dict(zip(self.runtime_symbols, self.runtime_values))
+        subs = {s: (sp.true if v else sp.false) if s in self.flags else v
+                for s, v in zip(self.runtime_symbols, self.runtime_values)}
         return specialise(expr, subs)
 
 
@@ -103,6 +106,7 @@ def specialise(expr, values):
     return expr.replace(lambda e: isinstance(e, sp.Piecewise), rule)
 
 
+@functools.lru_cache(maxsize=256)
 def activation_ir(name, formula_expr=None, label=None):
     """Derive an activation's IR from its registry entry (or a parsed formula in x)."""
     if formula_expr is None:
@@ -162,8 +166,9 @@ def optimizer_ir(spec):
     values = dict(spec.optimizer.params)
     default_lr = values[LEARNING_RATE]
     lrs = tuple(l.learning_rate if l.learning_rate is not None else default_lr for l in spec.layers)
+    flags = tuple(s for h in opt.hyperparameters if h.kind == "bool" for s in h.symbols)
     return OptimizerIR(opt.name, opt.title, opt.doc, opt.rule, values, opt.runtime_symbols,
-                       tuple(opt.runtime_values(values)), lrs)
+                       tuple(opt.runtime_values(values)), lrs, flags)
 
 
 @dataclass(frozen=True)

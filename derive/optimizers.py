@@ -8,7 +8,7 @@ the parameter `p`. Conditions on hyper-parameters are Piecewise, so one kernel
 serves every setting and the derivation can show the spec's own case.
 """
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import sympy as sp
 

@@ -8,10 +8,12 @@ the generated module against these functions can fail for real.
 """
 from __future__ import annotations
 
+import atexit
 import hashlib
 import importlib.util
 import json
 import pathlib
+import shutil
 import sys
 import tempfile
 import uuid
@@ -36,6 +38,7 @@ def _session_dir() -> pathlib.Path:
     global _SESSION_DIR
     if _SESSION_DIR is None:
         _SESSION_DIR = pathlib.Path(tempfile.mkdtemp(prefix="gradgen_tests_"))
+        atexit.register(shutil.rmtree, _SESSION_DIR, ignore_errors=True)
     return _SESSION_DIR
 
 

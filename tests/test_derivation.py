@@ -283,7 +283,6 @@ def test_spec_forms_accepted():
 
 
 def test_formula_activation_and_loss(tmp_path):
-    pytest.importorskip("derive.formula", reason="formula activations need derive/formula.py")
     d = derive(_spec("f", ["x**3", "sigmoid"], [4, 2], {"formula": "(yhat - y)**4"}, {"kind": "sgd"}))
     latex, text = d.latex(), d.text()
     assert r"\texttt{x**3}" in latex and "f1'(z) = d/dz (z**3)" in text

@@ -3,17 +3,14 @@ import copy
 import json
 import math
 import os
-from pathlib import Path
 
 import pytest
 
 from derive.errors import SpecError
 from derive.spec import (
-    DataSpec, LayerSpec, LossSpec, OptimizerSpec, Spec, TrainingSpec, load_spec,
+    DataSpec, LayerSpec, LossSpec, OptimizerSpec, TrainingSpec, load_spec,
 )
 
-HAVE_FORMULA = (Path(__file__).resolve().parent.parent / "derive" / "formula.py").exists()
-needs_formula = pytest.mark.skipif(not HAVE_FORMULA, reason="derive/formula.py not written yet")
 
 # CONTRACT.md section 2, verbatim
 CONTRACT_TOML = '''\
@@ -289,7 +286,6 @@ def test_data_paths_resolve_against_spec_dir_at_use(tmp_path):
     assert load_spec(d).data.source == str(tmp_path / "x.csv")
 
 
-@needs_formula
 def test_formula_activation_and_loss():
     d = copy.deepcopy(MINIMAL)
     d["layers"][0]["activation"] = "x * sigmoid(x)"
@@ -441,7 +437,7 @@ FORMULA_BAD = [
 ]
 
 CASES = [pytest.param(m, f, w, id=i) for i, m, f, w in BAD] + [
-    pytest.param(m, f, w, id=i, marks=needs_formula) for i, m, f, w in FORMULA_BAD
+    pytest.param(m, f, w, id=i) for i, m, f, w in FORMULA_BAD
 ]
 
 

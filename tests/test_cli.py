@@ -1,0 +1,100 @@
+"""The command line: exit codes, one-line errors, and the commands end to end."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from codegen import cli
+
+ROOT = Path(__file__).resolve().parent.parent
+DIGITS = ROOT / "examples" / "digits.toml"
+
+
+def run_cli(*args, cwd=ROOT):
+    return subprocess.run([sys.executable, "-m", "codegen.cli", *map(str, args)],
+                          capture_output=True, text=True, cwd=cwd)
+
+
+def _assert_one_line_error(proc, *words):
+    assert proc.returncode == 2, proc.stderr
+    lines = [l for l in proc.stderr.splitlines() if l.startswith("gradgen: error:")]
+    assert len(lines) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    for w in words:
+        assert w in lines[0], lines[0]
+
+
+def test_bad_spec_is_one_line_exit_2(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(DIGITS.read_text().replace("units = 32", "untis = 32"))
+    for command in ("derive", "generate", "check", "train"):
+        _assert_one_line_error(run_cli(command, bad), "bad.toml", "layers[1].untis", "units")
+
+
+def test_malformed_toml_names_line(tmp_path):
+    bad = tmp_path / "broken.toml"
+    bad.write_text('name = "x"\ninputs = = 3\n')
+    _assert_one_line_error(run_cli("derive", bad), "broken.toml", "line 2")
+
+
+def test_missing_file_and_bad_usage(tmp_path):
+    _assert_one_line_error(run_cli("derive", tmp_path / "nope.toml"), "nope.toml")
+    _assert_one_line_error(run_cli("frobnicate"))
+    _assert_one_line_error(run_cli("derive", DIGITS, "--format", "html"), "html")
+
+
+def test_bad_data_source_is_one_line(tmp_path):
+    _assert_one_line_error(run_cli("train", DIGITS, "--data", tmp_path / "missing.npz"), "missing.npz")
+    _assert_one_line_error(run_cli("train", DIGITS, "--data", "sklearn:nosuchset"), "nosuchset")
+
+
+def test_derive_formats(tmp_path):
+    for fmt, marker in (("latex", "\\frac"), ("markdown", "$$"), ("text", "a[j] - y[j]")):
+        proc = run_cli("derive", DIGITS, "--format", fmt)
+        assert proc.returncode == 0 and marker in proc.stdout, (fmt, proc.stderr)
+    out = tmp_path / "d.tex"
+    proc = run_cli("derive", DIGITS, "--standalone", "-o", out)
+    assert proc.returncode == 0 and out.read_text().startswith("\\documentclass")
+
+
+def test_python_m_entry_points(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "derive", str(DIGITS), "--format", "text"],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0 and "cross" in proc.stdout.lower()
+    proc = subprocess.run([sys.executable, "-m", "codegen", str(DIGITS), "-o", str(tmp_path)],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0 and (tmp_path / "digits_mlp.py").exists()
+    assert proc.stdout.strip() == str(tmp_path / "digits_mlp.py")
+
+
+def test_check_passes_on_digits(capsys):
+    assert cli.main(["check", str(DIGITS)]) == 0
+    assert "OK" in capsys.readouterr().out
+
+
+def test_check_fails_on_a_wrong_gradient(monkeypatch, capsys):
+    """Break the derived output delta (x1.5): `check` must notice and exit 1."""
+    import dataclasses
+
+    import derive.model as model
+    real = model.loss_ir
+
+    def broken(*args, **kwargs):
+        ir = real(*args, **kwargs)
+        return dataclasses.replace(ir, delta=ir.delta * 3 / 2)
+    monkeypatch.setattr(model, "loss_ir", broken)
+    assert cli.main(["check", str(DIGITS)]) == 1
+    assert "FAILED" in capsys.readouterr().out
+
+
+def test_train_digits_end_to_end(tmp_path):
+    out = tmp_path / "run"
+    proc = run_cli("train", DIGITS, "--out", out, "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+    history = json.loads((out / "history.json").read_text())
+    assert history["metric"] == "accuracy" and history["test_score"] >= 0.95
+    assert len(history["loss"]) == history["epochs_run"] == 30
+    assert (out / "params.npz").exists()
+    assert "test accuracy" in proc.stdout and str(out / "params.npz") in proc.stdout

@@ -14,9 +14,9 @@ import jinja2
 import sympy as sp
 
 from derive import calculus
-from derive.initializers import INITIALIZERS, fan_in, fan_out
+from derive.initializers import INITIALIZERS
 from derive.model import build_ir
-from derive.optimizers import LEARNING_RATE, OPTIMIZERS
+from derive.optimizers import OPTIMIZERS
 from derive.spec import load_spec
 
 from .printer import kernel_code
@@ -98,6 +98,7 @@ def _optimizer_context(ir):
         rules_literal=pprint.pformat(rules, sort_dicts=False, width=88),
         defaults_literal=pprint.pformat(defaults, sort_dicts=False, width=88),
         states=[s.name for s in rule.states],
+        state_initial={s.name: h for s, h in rule.initial},
         scalar_formulas=[(s.name, _formula(e)) for s, e in rule.scalars],
         scalar_code=[(s.name, kernel_code(e, const="{}")) for s, e in rule.scalars],
         element_formulas=[(s.name, _formula(e)) for s, e in rule.element],

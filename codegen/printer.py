@@ -5,10 +5,15 @@ Printing decisions (not derivation changes):
 - constants are typed to the module's dtype (`DT(0.5)`), so float32 kernels never
   upcast to float64; small integer powers become products;
 - Heaviside and sign print as branches, Max/Min as builtins, Piecewise as ternaries;
-- log(1 + exp(u)) prints as the stable softplus max(u, 0) + log1p(exp(-|u|)).
+- log(1 + exp(u)) prints as the stable softplus max(u, 0) + log1p(exp(-|u|));
+- exp(p*u) / (1 + exp(u))**q (0 < p <= q integers) prints as
+  1/((1 + exp(-u))**p * (1 + exp(u))**(q - p)): every factor lies in [0, 1], so
+  no inf/inf or inf*0 for large |u| (sigmoid', silu', softplus');
+- c*exp(u) - c prints as c*expm1(u), accurate near u = 0 (elu, selu; torch uses expm1).
+Each rewrite is an identity for real arguments (tests/test_stability.py checks them).
 """
 import sympy as sp
-from sympy.codegen.cfunctions import log1p
+from sympy.codegen.cfunctions import expm1, log1p
 from sympy.printing.pycode import PythonCodePrinter
 
 
@@ -33,6 +38,77 @@ def stable_softplus(expr):
         u = next(t for t in e.args[0].args if isinstance(t, sp.exp)).args[0]
         return sp.Max(u, 0) + log1p(sp.exp(-sp.Abs(u)))
     return expr.replace(is_softplus, rewrite)
+
+
+def _logistic_base(e):
+    """u when e is 1 + exp(u), else None."""
+    if isinstance(e, sp.Add) and len(e.args) == 2 and sp.S.One in e.args:
+        other = e.args[0] if e.args[1] == sp.S.One else e.args[1]
+        if isinstance(other, sp.exp):
+            return other.args[0]
+    return None
+
+
+def stable_logistic(expr):
+    """Rewrite exp(p*u) / (1 + exp(u))**q -> 1 / ((1 + exp(-u))**p * (1 + exp(u))**(q - p))
+    for integers 0 < p <= q: equal for real u, since exp(u) / (1 + exp(u)) = 1 / (1 + exp(-u))."""
+    def match(e):
+        if not isinstance(e, sp.Mul):
+            return None
+        factors = e.args
+        for den in factors:
+            if not (isinstance(den, sp.Pow) and den.exp.is_Integer and den.exp < 0):
+                continue
+            u = _logistic_base(den.base)
+            if u is None:
+                continue
+            q = -int(den.exp)
+            for num in factors:
+                if isinstance(num, sp.exp):
+                    p = sp.simplify(num.args[0] / u)
+                    if p.is_Integer and 0 < p <= q:
+                        return den, num, u, int(p), q
+        return None
+
+    def rewrite(e):
+        den, num, u, p, q = match(e)
+        rest = [f for f in e.args if f is not den and f is not num]
+        return sp.Mul(*rest, sp.Pow(1 + sp.exp(-u), -p), sp.Pow(1 + sp.exp(u), p - q))
+
+    previous = None
+    while previous != expr:    # a product may hold more than one such quotient
+        previous, expr = expr, expr.replace(lambda e: match(e) is not None, rewrite)
+    return expr
+
+
+def use_expm1(expr):
+    """Rewrite c*exp(u) - c -> c*expm1(u) in every sum (c a number, 1 included)."""
+    def split(term):
+        coeff, rest = term.as_coeff_Mul()
+        return (coeff, rest.args[0]) if isinstance(rest, sp.exp) else (None, None)
+
+    def match(e):
+        if not isinstance(e, sp.Add):
+            return None
+        const = next((t for t in e.args if t.is_Number), None)
+        if const is None:
+            return None
+        for term in e.args:
+            c, u = split(term)
+            if c is not None and c == -const:
+                return const, term, c, u
+        return None
+
+    def rewrite(e):
+        const, term, c, u = match(e)
+        rest = [t for t in e.args if t is not const and t is not term]
+        return sp.Add(*rest, c * expm1(u))
+    return expr.replace(lambda e: match(e) is not None, rewrite)
+
+
+def stable_form(expr):
+    """The expression as printed: the printing rewrites above, in order."""
+    return use_expm1(stable_logistic(stable_softplus(sp.sympify(expr))))
 
 
 class KernelPrinter(PythonCodePrinter):
@@ -137,7 +213,7 @@ class KernelPrinter(PythonCodePrinter):
         raise PrintError(f"no kernel code for the function {e.func.__name__}")
 
     def doprint_checked(self, expr):
-        expr = stable_softplus(sp.sympify(expr))
+        expr = stable_form(expr)
         for f in expr.atoms(sp.Function):
             if type(f).__name__ not in _ALLOWED:
                 raise PrintError(f"no kernel code for {type(f).__name__} in {expr}")

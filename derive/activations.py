@@ -24,6 +24,30 @@ def _softmax():
     return sp.exp(Z[j]) / sp.Sum(sp.exp(Z[k]), (k, 1, K))
 
 
+# PyTorch's SELU constants (torch.nn.functional.selu), rounded to double precision
+# as torch's C++ literals are (53 bits), so that scale * alpha rounds as torch's does.
+SELU_ALPHA = sp.Float("1.6732632423543772848170429916717", precision=53)
+SELU_SCALE = sp.Float("1.0507009873554804934193349852946", precision=53)
+
+# torch.nn.functional.softplus(x, beta=1, threshold=20) returns x itself where
+# x > 20. The registry mirrors that threshold, so the value and the derivative are
+# torch's exactly (without it they differ by up to log1p(exp(-20)) = 2.1e-9 just
+# above 20, about 2e-9 relative in the derivative), and the derivation shows the
+# function the kernel computes.
+SOFTPLUS_THRESHOLD = 20
+
+# Kinks: the branch that holds at x = 0 decides the derivative SymPy finds there,
+# and each is PyTorch's: leaky_relu'(0) = 0.01 (the slope branch holds at 0);
+# elu'(0) = 1 and selu'(0) = scale * alpha (the exponential branch holds at 0).
+# Default initialisation: Glorot (xavier_uniform) for the saturating, tanh-like
+# functions; He (he_uniform) for the relu family, including the smooth relus
+# (softplus, silu, gelu), which are linear for large x. SELU is designed for
+# weights of variance 1 / fan_in (LeCun normal; torch's docs recommend
+# kaiming_normal_(nonlinearity="linear")). Of the registered schemes
+# xavier_normal, variance 2 / (fan_in + fan_out), is that exactly for square
+# layers and close otherwise, whereas he_normal doubles it.
+
+
 ACTIVATIONS = {
     act.name: act
     for act in (
@@ -31,6 +55,18 @@ ACTIVATIONS = {
         Activation("sigmoid", 1 / (1 + sp.exp(-x)), r"\sigma", "xavier_uniform"),
         Activation("tanh", sp.tanh(x), r"\tanh", "xavier_uniform"),
         Activation("relu", sp.Max(0, x), r"\operatorname{relu}", "he_uniform"),
+        Activation("leaky_relu", sp.Piecewise((x, x > 0), (x / 100, True)),
+                   r"\operatorname{leaky\_relu}", "he_uniform"),
+        Activation("elu", sp.Piecewise((x, x > 0), (sp.exp(x) - 1, True)),
+                   r"\operatorname{elu}", "he_uniform"),
+        Activation("selu", sp.Piecewise((SELU_SCALE * x, x > 0),
+                                        (SELU_SCALE * SELU_ALPHA * (sp.exp(x) - 1), True)),
+                   r"\operatorname{selu}", "xavier_normal"),
+        Activation("softplus", sp.Piecewise((x, x > SOFTPLUS_THRESHOLD), (sp.log(1 + sp.exp(x)), True)),
+                   r"\operatorname{softplus}", "he_uniform"),
+        Activation("silu", x / (1 + sp.exp(-x)), r"\operatorname{silu}", "he_uniform"),
+        Activation("gelu", x / 2 * (1 + sp.erf(x / sp.sqrt(2))), r"\operatorname{gelu}", "he_uniform"),
+        Activation("softsign", x / (1 + sp.Abs(x)), r"\operatorname{softsign}", "xavier_uniform"),
         Activation("softmax", _softmax(), r"\operatorname{softmax}", "xavier_uniform", vector=True),
     )
 }

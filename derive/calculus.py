@@ -5,6 +5,8 @@
 - `in_terms_of_output`: rewrites a derivative in the unit's output a = f(z)
   where that is exact (sigmoid' = a(1-a), tanh' = 1-a^2), so the backward
   pass reuses stored activations. Each candidate is verified numerically.
+- `simplified`: otherwise a simpler equal form in z (softsign' = 1/(1+|z|)^2),
+  verified the same way, kinks included; `backward_form` picks between them.
 - `sift`: the sifting property of Kronecker's delta inside index-notation sums,
   which SymPy's simplify does not apply on its own.
 - `logit_form`: a loss term with the output activation substituted and its
@@ -70,6 +72,9 @@ def in_terms_of_output(dz, f):
         if z in cand.free_symbols:
             continue
         cand = min((cand, sp.factor(sp.simplify(cand))), key=sp.count_ops)
+        # an output form with exp or log only where dz has log: such forms are
+        # rarely cheaper and can print unstably (softplus' = (e^a - 1) e^-a is
+        # inf*0 at large a), while the z-form prints stably (codegen/printer.py)
         if z in cand.free_symbols or cand.has(sp.log, sp.exp) and not dz.has(sp.log):
             continue
         if sp.count_ops(cand) > sp.count_ops(dz) or not _agrees(cand, dz, f):
@@ -77,6 +82,70 @@ def in_terms_of_output(dz, f):
         if best is None or sp.count_ops(cand) < sp.count_ops(best):
             best = cand
     return best
+
+
+def _new_functions(cand, dz):
+    """True when cand uses a kind of function that dz does not."""
+    def kinds_in(e):
+        return {type(f) for f in e.atoms(sp.Function)}
+    return bool(kinds_in(cand) - kinds_in(dz))
+
+
+def _abs_from_sign(expr):
+    """u*sign(u) -> |u| in every product (an identity for real u, 0 at u = 0 too)."""
+    def match(e):
+        return isinstance(e, sp.Mul) and any(
+            isinstance(f, sp.sign) and f.args[0] in e.args for f in e.args)
+
+    def rewrite(e):
+        s = next(f for f in e.args if isinstance(f, sp.sign) and f.args[0] in e.args)
+        rest = list(e.args)
+        rest.remove(s)
+        rest.remove(s.args[0])
+        return sp.Mul(*rest, sp.Abs(s.args[0]))
+    return expr.replace(match, rewrite)
+
+
+def simplified(dz, f):
+    """A simpler form of dz (in z) when there is one; else None.
+
+    Candidates: dz with u*sign(u) = |u|, over a common denominator (together,
+    then factor), and SymPy's simplify of it. One is taken only when it has
+    fewer operations, uses no function dz does not, brings in no Piecewise, and
+    agrees with dz numerically at every probe point, 0 (the usual kink)
+    included. A derivative with exponentials is left as sympy.diff found it:
+    rearranging it moves exp(+-z) across the fraction bar, which turns forms
+    that print stably (silu' = z/((1 + e^-z)(1 + e^z)) + ...) into ones that
+    overflow to inf*0 for large |z|."""
+    if not dz.free_symbols or dz.has(sp.exp):
+        return None
+    base = _abs_from_sign(dz)
+    candidates = [base]
+    for step in (sp.together, sp.factor, sp.simplify):
+        try:
+            candidates.append(step(candidates[-1]))
+        except (NotImplementedError, TypeError, ValueError):
+            break
+    best = None
+    for cand in candidates:
+        if sp.count_ops(cand) >= sp.count_ops(best if best is not None else dz):
+            continue
+        if _new_functions(cand, dz) or (cand.has(sp.Piecewise) and not dz.has(sp.Piecewise)):
+            continue
+        if not _agrees(cand, dz, f):
+            continue
+        best = cand
+    return best
+
+
+def backward_form(dz, f):
+    """The derivative the backward pass uses: in the output a where exact and no
+    costlier, else the simplest equal form in z, else dz as sympy.diff found it."""
+    out = in_terms_of_output(dz, f)
+    if out is not None:
+        return out
+    simpler = simplified(dz, f)
+    return dz if simpler is None else simpler
 
 
 def sift(expr):
@@ -127,13 +196,28 @@ def softmax_jacobian(definition):
     return jac
 
 
+_KINKED = (sp.Abs, sp.sign, sp.Heaviside, sp.Piecewise, sp.Max, sp.Min)
+_G = sp.IndexedBase("g", real=True)     # an opaque dL/da_k while the sum is simplified
+
+
 def vector_delta(jacobian, dloss_k, targets_sum_to_one):
-    """delta_j = sum_k dL/da_k * da_k/dz_j, simplified in index notation."""
-    total = sp.Sum(dloss_k * jacobian, (k, 1, K))
+    """delta_j = sum_k dL/da_k * da_k/dz_j, simplified in index notation.
+
+    A dL/da_k with kinks (mae's sign, huber's branches) is carried through the
+    sum as an opaque g_k and put back afterwards: simplify would otherwise
+    rewrite sign(u) as u/|u| under conditions on a_k, leaving k outside its sum."""
+    opaque = dloss_k.has(*_KINKED)
+    factor = _G[k] if opaque else dloss_k
+    total = sp.Sum(factor * jacobian, (k, 1, K))
     delta = split_sums(sift(total))
     if targets_sum_to_one:
         delta = delta.subs(sp.Sum(Y[k], (k, 1, K)), 1)
-    return sp.simplify(delta)
+    delta = sp.simplify(delta)
+    if opaque:
+        delta = delta.replace(lambda e: isinstance(e, sp.Indexed) and e.base == _G,
+                              lambda e: dloss_k.subs({A[k]: A[e.indices[0]], Y[k]: Y[e.indices[0]]},
+                                                     simultaneous=True))
+    return delta
 
 
 def logit_form(term, f, yhat):

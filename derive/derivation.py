@@ -683,10 +683,20 @@ class Derivation:
                             _note(r"\leftarrow", "←"), " assigns):")))
         blocks.append(_rows(*(_row(self._show(target), self._show(e), op="<-") for target, e in element)))
         if states:
-            parts = ["State buffers, one per parameter element, start at zero: "]
-            for n_, s in enumerate(states):
-                parts += [", " if n_ else "", self._show(s)]
-            blocks.append(Para(tuple(parts) + (".",)))
+            initial = dict(opt.rule.initial)
+            zero = [s for s in states if s not in initial]
+            parts = []
+            if zero:
+                parts = ["State buffers, one per parameter element, start at zero: "]
+                for n_, s in enumerate(zero):
+                    parts += [", " if n_ else "", self._show(s)]
+                parts.append(". ")
+            for s in states:
+                if s in initial:
+                    hyper = sp.Symbol(initial[s], nonnegative=True)
+                    parts += [self._show(s), " starts at ", self._show(hyper), " = ",
+                              f"{opt.values[initial[s]]:g}", " (", Code(initial[s]), "). "]
+            blocks.append(Para(tuple(parts)))
         blocks.append(Para(("This is the rule specialised to the spec's hyper-parameters; "
                             "conditions on them are decided by these values:",)))
         entry = OPTIMIZERS.get(opt.name)

@@ -10,6 +10,12 @@ import sympy as sp
 
 from .symbols import y, yhat
 
+# torch.nn.functional.huber_loss(delta=1.0): 0.5 d^2 where |d| < delta, else
+# delta (|d| - delta/2). At |d| = delta both branches give 0.5 and slope d, so the
+# branch chosen there is torch's (the linear one) without changing a value.
+# mae is l1_loss: |d|, whose derivative SymPy finds as sign(d): 0 at d = 0, as torch.
+HUBER_DELTA = sp.Integer(1)
+
 
 @dataclass(frozen=True)
 class Loss:
@@ -25,6 +31,10 @@ LOSSES = {
     loss.name: loss
     for loss in (
         Loss("mse", (yhat - y) ** 2, "elements", r"\mathrm{MSE}"),
+        Loss("mae", sp.Abs(yhat - y), "elements", r"\mathrm{MAE}"),
+        Loss("huber", sp.Piecewise((sp.Rational(1, 2) * (yhat - y) ** 2, sp.Abs(yhat - y) < HUBER_DELTA),
+                                   (HUBER_DELTA * (sp.Abs(yhat - y) - sp.Rational(1, 2) * HUBER_DELTA), True)),
+             "elements", r"\mathrm{Huber}"),
         Loss("cross_entropy", -y * sp.log(yhat), "rows", r"\mathrm{CE}",
              requires_output="softmax", classification=True),
         Loss("binary_cross_entropy", -(y * sp.log(yhat) + (1 - y) * sp.log(1 - yhat)),

@@ -118,8 +118,7 @@ def activation_ir(name, formula_expr=None, label=None):
         return ActivationIR(name, label, True, expr, None, None, calculus.softmax_jacobian(expr))
     f = expr.subs(x, z)
     dz = calculus.derivative(f, z)
-    backward = calculus.in_terms_of_output(dz, f)
-    return ActivationIR(name, label, False, f, dz, dz if backward is None else backward, None)
+    return ActivationIR(name, label, False, f, dz, calculus.backward_form(dz, f), None)
 
 
 def _to_unit(expr):

@@ -23,16 +23,25 @@ amsgrad = sp.Symbol("amsgrad")
 weight_decay = sp.Symbol("weight_decay", nonnegative=True)
 beta1, beta2 = sp.symbols("beta1 beta2", positive=True)
 eps = sp.Symbol("eps", positive=True)
+alpha = sp.Symbol("alpha", nonnegative=True)
+centered = sp.Symbol("centered")
+lr_decay = sp.Symbol("lr_decay", nonnegative=True)
+initial_accumulator_value = sp.Symbol("initial_accumulator_value", nonnegative=True)
 
 # state buffers, one per parameter element
 buf = sp.Symbol("momentum_buffer", real=True)
 exp_avg = sp.Symbol("exp_avg", real=True)
 exp_avg_sq = sp.Symbol("exp_avg_sq", real=True)
 max_exp_avg_sq = sp.Symbol("max_exp_avg_sq", real=True)
+square_avg = sp.Symbol("square_avg", real=True)
+grad_avg = sp.Symbol("grad_avg", real=True)
+state_sum = sp.Symbol("state_sum", real=True)
+avg = sp.Symbol("avg", positive=True)            # a per-element temporary
 
 # per-step scalars
 bias_correction1, bias_correction2 = sp.symbols("bias_correction1 bias_correction2", positive=True)
 step_size = sp.Symbol("step_size", positive=True)
+clr = sp.Symbol("clr", positive=True)
 
 
 @dataclass(frozen=True)
@@ -78,6 +87,7 @@ class Rule:
     scalars: tuple        # ((symbol, expr), ...) computed once per step and parameter group
     element: tuple        # ((target, expr), ...) in order, per parameter element
     states: tuple         # state buffer symbols, zero-initialised like torch's lazily made state
+    initial: tuple = ()   # ((state, hyper-parameter name), ...): states that start at a value
 
 
 @dataclass(frozen=True)
@@ -130,8 +140,11 @@ def _sgd_rule():
     )
 
 
-def _adam_rule():
+def _adam_rule(decoupled=False):
+    """Adam; AdamW (decoupled) shrinks the parameter instead of adding to the gradient."""
     second = sp.Piecewise((max_exp_avg_sq, amsgrad), (exp_avg_sq, True))
+    decay = ((p, sp.Piecewise((p * (1 - lr * weight_decay), sp.Ne(weight_decay, 0)), (p, True)))
+             if decoupled else _with_weight_decay())
     return Rule(
         scalars=(
             (bias_correction1, 1 - beta1 ** t),
@@ -139,7 +152,7 @@ def _adam_rule():
             (step_size, lr / bias_correction1),
         ),
         element=(
-            _with_weight_decay(),
+            decay,
             (exp_avg, beta1 * exp_avg + (1 - beta1) * g),
             (exp_avg_sq, beta2 * exp_avg_sq + (1 - beta2) * g ** 2),
             (max_exp_avg_sq, sp.Piecewise((sp.Max(max_exp_avg_sq, exp_avg_sq), amsgrad),
@@ -147,6 +160,36 @@ def _adam_rule():
             (p, p - step_size * exp_avg / (sp.sqrt(second) / sp.sqrt(bias_correction2) + eps)),
         ),
         states=(exp_avg, exp_avg_sq, max_exp_avg_sq),
+    )
+
+
+def _rmsprop_rule():
+    use_momentum = momentum > 0
+    return Rule(
+        scalars=(),
+        element=(
+            _with_weight_decay(),
+            (square_avg, alpha * square_avg + (1 - alpha) * g ** 2),
+            (grad_avg, sp.Piecewise((alpha * grad_avg + (1 - alpha) * g, centered), (grad_avg, True))),
+            (avg, sp.Piecewise((sp.sqrt(square_avg - grad_avg ** 2), centered),
+                               (sp.sqrt(square_avg), True)) + eps),
+            (buf, sp.Piecewise((momentum * buf + g / avg, use_momentum), (buf, True))),
+            (p, sp.Piecewise((p - lr * buf, use_momentum), (p - lr * g / avg, True))),
+        ),
+        states=(square_avg, grad_avg, buf),
+    )
+
+
+def _adagrad_rule():
+    return Rule(
+        scalars=((clr, lr / (1 + (t - 1) * lr_decay)),),
+        element=(
+            _with_weight_decay(),
+            (state_sum, state_sum + g ** 2),
+            (p, p - clr * g / (sp.sqrt(state_sum) + eps)),
+        ),
+        states=(state_sum,),
+        initial=((state_sum, "initial_accumulator_value"),),
     )
 
 
@@ -182,5 +225,36 @@ OPTIMIZERS = {
              Hyper("amsgrad", False, kind="bool", symbols=(amsgrad,))),
             _adam_rule(),
             doc="torch.optim.Adam: weight decay added to the gradient (L2), bias-corrected moments."),
+        Optimizer(
+            "adamw", "AdamW",
+            (_lr(1e-3),
+             Hyper("betas", (0.9, 0.999), kind="pair", symbols=(beta1, beta2), below=1.0),
+             Hyper("eps", 1e-8, symbols=(eps,)),
+             Hyper("weight_decay", 1e-2, symbols=(weight_decay,)),
+             Hyper("amsgrad", False, kind="bool", symbols=(amsgrad,))),
+            _adam_rule(decoupled=True),
+            doc="torch.optim.AdamW: decoupled weight decay (the parameter shrinks by "
+                "lr * weight_decay before the Adam step)."),
+        Optimizer(
+            "rmsprop", "RMSprop",
+            (_lr(1e-2),
+             Hyper("alpha", 0.99, symbols=(alpha,)),
+             Hyper("eps", 1e-8, symbols=(eps,)),
+             Hyper("weight_decay", 0.0, symbols=(weight_decay,)),
+             Hyper("momentum", 0.0, symbols=(momentum,)),
+             Hyper("centered", False, kind="bool", symbols=(centered,))),
+            _rmsprop_rule(),
+            doc="torch.optim.RMSprop: eps added outside the square root; centered subtracts "
+                "the squared running mean gradient."),
+        Optimizer(
+            "adagrad", "Adagrad",
+            (_lr(1e-2),
+             Hyper("lr_decay", 0.0, symbols=(lr_decay,)),
+             Hyper("eps", 1e-10, symbols=(eps,)),
+             Hyper("weight_decay", 0.0, symbols=(weight_decay,)),
+             Hyper("initial_accumulator_value", 0.0, symbols=(initial_accumulator_value,))),
+            _adagrad_rule(),
+            doc="torch.optim.Adagrad: the step size decays as lr / (1 + (t - 1) lr_decay); "
+                "the sum of squared gradients starts at initial_accumulator_value."),
     )
 }

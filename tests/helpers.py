@@ -221,29 +221,30 @@ def optimizer_settings(spec, overrides=None):
     return kind, settings
 
 
+TORCH_OPTIMIZERS = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop",
+                    "adagrad": "Adagrad"}
+
+
 def make_torch_optimizer(tparams, spec, overrides=None):
     """torch.optim.SGD/Adam with one parameter group per layer (W_l, b_l).
 
     A layer's own `learning_rate` (in the spec) sets its group's lr; other
     layers use the optimizer's learning_rate (spec value, or the override).
-    Hyper-parameters not given fall back to torch's own defaults; the
-    optimizer's learning_rate falls back to 1e-3 (torch.optim's default).
+    Hyper-parameters not given, the learning rate included, fall back to
+    torch's own defaults: an independent check of the registry's defaults.
     """
     kind, settings = optimizer_settings(spec, overrides)
     kwargs = {_TORCH_NAMES.get(k, k): v for k, v in settings.items()}
     if "betas" in kwargs:
         kwargs["betas"] = tuple(float(v) for v in kwargs["betas"])
-    kwargs.setdefault("lr", 1e-3)
     groups = []
     for l, layer in enumerate(spec["layers"]):
         group = {"params": [tparams[2 * l], tparams[2 * l + 1]]}
         if "learning_rate" in layer:
             group["lr"] = float(layer["learning_rate"])
         groups.append(group)
-    if kind == "sgd":
-        return torch.optim.SGD(groups, foreach=False, **kwargs)
-    if kind == "adam":
-        return torch.optim.Adam(groups, foreach=False, **kwargs)
+    if kind in TORCH_OPTIMIZERS:
+        return getattr(torch.optim, TORCH_OPTIMIZERS[kind])(groups, foreach=False, **kwargs)
     raise NotImplementedError(f"optimizer {kind!r} has no torch oracle here")
 
 

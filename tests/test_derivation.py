@@ -43,6 +43,13 @@ SPECS = {
         "regress", ["sigmoid", "identity"], [5, 2], {"kind": "mse"}, {"kind": "sgd"}, dtype="float64"),
     "softmax_mse": _spec(
         "soft", ["tanh", "softmax"], [6, 4], {"kind": "mse"}, {"kind": "adam"}),
+    "adamw": _spec("w", ["tanh", "softmax"], [6, 4], {"kind": "cross_entropy"},
+                   {"kind": "adamw", "amsgrad": True}),
+    "rmsprop_centered_momentum": _spec(
+        "r", ["sigmoid", "identity"], [5, 2], {"kind": "mse"},
+        {"kind": "rmsprop", "centered": True, "momentum": 0.9, "weight_decay": 0.01}),
+    "adagrad": _spec("g", ["relu", "sigmoid"], [5, 1], {"kind": "binary_cross_entropy"},
+                     {"kind": "adagrad", "lr_decay": 0.01, "initial_accumulator_value": 0.1}),
 }
 
 

@@ -66,6 +66,19 @@ SPECS = {
         layer1_lr=0.05),
 }
 
+for _kind in ("adamw", "rmsprop", "adagrad"):
+    SPECS[f"clf_{_kind}"] = _clf(f"opt_clf_{_kind}", {"kind": _kind, "learning_rate": 0.01})
+    SPECS[f"reg_{_kind}"] = _reg(f"opt_reg_{_kind}", {"kind": _kind})   # torch's default lr
+SPECS["clf_rmsprop_layer_lr"] = _clf(
+    "opt_clf_rmsprop_llr",
+    {"kind": "rmsprop", "learning_rate": 0.01, "momentum": 0.5, "centered": True}, layer1_lr=0.05)
+SPECS["clf_adagrad_layer_lr"] = _clf(
+    "opt_clf_adagrad_llr",
+    {"kind": "adagrad", "learning_rate": 0.05, "lr_decay": 0.01,
+     "initial_accumulator_value": 0.1}, layer1_lr=0.2)
+SPECS["clf_adamw_layer_lr"] = _clf(
+    "opt_clf_adamw_llr", {"kind": "adamw", "learning_rate": 0.01, "weight_decay": 0.1}, layer1_lr=0.05)
+
 SGD_VARIANTS = {
     "plain": {},
     "momentum": {"momentum": 0.9},
@@ -83,6 +96,52 @@ ADAM_VARIANTS = {
     "amsgrad_weight_decay": {"amsgrad": True, "weight_decay": 0.05},
     "lr_override": {"learning_rate": 0.03},
 }
+
+
+ADAMW_VARIANTS = {
+    "default": {},
+    "no_weight_decay": {"weight_decay": 0.0},
+    "weight_decay_betas_eps": {"weight_decay": 0.1, "betas": (0.8, 0.99), "eps": 1e-6},
+    "amsgrad": {"amsgrad": True},
+    "lr_override": {"learning_rate": 0.03},
+}
+RMSPROP_VARIANTS = {
+    "default": {},
+    "alpha_eps": {"alpha": 0.9, "eps": 1e-6},
+    "centered": {"centered": True},
+    "momentum": {"momentum": 0.9},
+    "weight_decay": {"weight_decay": 0.01},
+    "all": {"momentum": 0.9, "centered": True, "weight_decay": 0.01, "alpha": 0.95},
+}
+ADAGRAD_VARIANTS = {
+    "default": {},
+    "lr_decay": {"lr_decay": 0.1},
+    "eps": {"eps": 1e-6},
+    "weight_decay": {"weight_decay": 0.01},
+    "initial_accumulator_value": {"initial_accumulator_value": 0.5},
+    "all": {"lr_decay": 0.05, "weight_decay": 0.01, "initial_accumulator_value": 0.2},
+}
+VARIANTS = {"sgd": SGD_VARIANTS, "adam": ADAM_VARIANTS, "adamw": ADAMW_VARIANTS,
+            "rmsprop": RMSPROP_VARIANTS, "adagrad": ADAGRAD_VARIANTS}
+
+
+def test_every_registry_optimizer_and_hyperparameter_is_exercised():
+    """A new optimizer (or hyper-parameter) in the registry must get variants here."""
+    from derive.optimizers import OPTIMIZERS
+    assert set(VARIANTS) == set(OPTIMIZERS)
+    for kind, variants in VARIANTS.items():
+        used = {key for v in variants.values() for key in v}
+        spec_keys = {k for s in SPECS.values() if s["optimizer"]["kind"] == kind
+                     for k in s["optimizer"]}
+        names = {h.name for h in OPTIMIZERS[kind].hyperparameters}
+        assert names <= used | spec_keys, (kind, names - used - spec_keys)
+
+
+@pytest.mark.parametrize("kind,variant", [(k, v) for k in ("adamw", "rmsprop", "adagrad")
+                                          for v in VARIANTS[k]])
+@pytest.mark.parametrize("net", ["clf", "reg"])
+def test_other_optimizers_vs_torch(net, kind, variant):
+    _run_and_compare(f"{net}_{kind}", VARIANTS[kind][variant])
 
 
 def _batches(spec, seed, steps=STEPS):
@@ -152,7 +211,7 @@ def test_from_init_params(case):
 
 
 # hyper-parameters from the spec itself (no overrides), with a per-layer learning rate
-@pytest.mark.parametrize("case", ["clf_sgd_layer_lr", "clf_adam_layer_lr"])
+@pytest.mark.parametrize("case", [c for c in SPECS if c.endswith("_layer_lr")])
 def test_spec_hyperparameters_and_layer_learning_rate(case):
     _run_and_compare(case, {}, seed=7)
 

@@ -1,4 +1,4 @@
 """gradgen's generator: SymPy printing into Jinja2 templates -> generated/<name>.py."""
-from .generator import VERSION, generate, render
+from .generator import VERSION, EditedByHandError, generate, render
 
-__all__ = ["generate", "render", "VERSION"]
+__all__ = ["generate", "render", "VERSION", "EditedByHandError"]

@@ -13,6 +13,7 @@ from pathlib import Path
 from derive.errors import FormulaError, SpecError
 
 from .data import DataError
+from .generator import EditedByHandError
 
 EXIT_USAGE = 2
 
@@ -39,6 +40,7 @@ def build_parser():
     g = sub.add_parser("generate", help="write DIR/<name>.py")
     g.add_argument("spec")
     g.add_argument("-o", "--out-dir", default="generated")
+    g.add_argument("--force", action="store_true", help="overwrite a file edited by hand")
 
     t = sub.add_parser("train", help="generate if stale, train, report, save")
     t.add_argument("spec")
@@ -73,7 +75,7 @@ def cmd_derive(args):
 
 def cmd_generate(args):
     from .generator import generate
-    print(generate(args.spec, out_dir=args.out_dir))
+    print(generate(args.spec, out_dir=args.out_dir, force=args.force))
     return 0
 
 
@@ -106,29 +108,42 @@ def cmd_train(args):
     module = import_generated(path)
     print(f"module: {path}")
     trainer = module.Trainer(seed=spec.training.seed)
+    out = Path(args.out or os.path.join("runs", spec.name))
+    interrupted = False
     try:
-        history = trainer.fit(X_train, y_train, epochs=args.epochs,
-                              validation_data=(X_test, y_test),
-                              progress=False if args.no_progress else True)
+        trainer.fit(X_train, y_train, epochs=args.epochs, validation_data=(X_test, y_test),
+                    progress=False if args.no_progress else True)
+    except KeyboardInterrupt:
+        interrupted = True
     except ValueError as err:
         raise DataError(f"{source}: {err}") from None
     elapsed = time.perf_counter() - started
+    history = trainer.history
 
     metric = "accuracy" if module.TASK != "regression" else "R^2"
+    train_score, test_score = trainer.score(X_train, y_train), trainer.score(X_test, y_test)
     print(f"trained {history.epochs_run} epochs in {elapsed:.2f} s"
           + (f" (stopped early: {history.stop_reason})" if history.stopped_early else ""))
-    print(f"train loss {history.loss[-1]:.4f}, train {metric} {trainer.score(X_train, y_train):.4f}")
-    print(f"test loss {history.val_loss[-1]:.4f}, test {metric} {trainer.score(X_test, y_test):.4f}")
-
-    out = Path(args.out or os.path.join("runs", spec.name))
+    if history.loss:
+        print(f"train loss {history.loss[-1]:.4f}, train {metric} {train_score:.4f}")
+        print(f"test loss {history.val_loss[-1]:.4f}, test {metric} {test_score:.4f}")
     out.mkdir(parents=True, exist_ok=True)
     trainer.save(out / "params.npz")
-    record = history.as_dict() | {"test_score": trainer.score(X_test, y_test),
-                                   "train_score": trainer.score(X_train, y_train),
+    record = history.as_dict() | {"test_score": test_score, "train_score": train_score,
                                    "metric": metric, "seconds": elapsed}
-    (out / "history.json").write_text(json.dumps(record, indent=2))
+    _write_atomic(out / "history.json", json.dumps(record, indent=2))
     print(f"saved parameters to {out / 'params.npz'} and history to {out / 'history.json'}")
+    if interrupted:
+        print("gradgen: interrupted; the parameters and history above are those of the last "
+              "completed epoch", file=sys.stderr)
+        return 130
     return 0
+
+
+def _write_atomic(path, text):
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
 
 
 COMMANDS = {"derive": cmd_derive, "generate": cmd_generate, "train": cmd_train, "check": cmd_check}
@@ -139,7 +154,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         return COMMANDS[args.command](args)
-    except (SpecError, FormulaError, DataError) as err:
+    except (SpecError, FormulaError, DataError, EditedByHandError) as err:
         if args.debug:
             raise
         print(f"gradgen: error: {_one_line(err)}", file=sys.stderr)

@@ -9,7 +9,9 @@ Printing decisions (not derivation changes):
 - exp(p*u) / (1 + exp(u))**q (0 < p <= q integers) prints as
   1/((1 + exp(-u))**p * (1 + exp(u))**(q - p)): every factor lies in [0, 1], so
   no inf/inf or inf*0 for large |u| (sigmoid', silu', softplus');
-- c*exp(u) - c prints as c*expm1(u), accurate near u = 0 (elu, selu; torch uses expm1).
+- c*exp(u) - c prints as c*expm1(u), accurate near u = 0 (elu, selu; torch uses expm1);
+- c + c*erf(u) prints as c*erfc(-u), accurate where erf(u) is near -1 (gelu, gelu'
+  for z << 0, where 1 + erf cancels: gelu'(-6) is then right to rounding).
 Each rewrite is an identity for real arguments (tests/test_stability.py checks them).
 """
 import sympy as sp
@@ -81,11 +83,11 @@ def stable_logistic(expr):
     return expr
 
 
-def use_expm1(expr):
-    """Rewrite c*exp(u) - c -> c*expm1(u) in every sum (c a number, 1 included)."""
+def _complement(expr, fn, sign, rewrite_as):
+    """In every sum, c*fn(u) + sign*c -> rewrite_as(c, u) (c a number, 1 included)."""
     def split(term):
         coeff, rest = term.as_coeff_Mul()
-        return (coeff, rest.args[0]) if isinstance(rest, sp.exp) else (None, None)
+        return (coeff, rest.args[0]) if isinstance(rest, fn) else (None, None)
 
     def match(e):
         if not isinstance(e, sp.Add):
@@ -95,20 +97,32 @@ def use_expm1(expr):
             return None
         for term in e.args:
             c, u = split(term)
-            if c is not None and c == -const:
+            if c is not None and c == sign * const:
                 return const, term, c, u
         return None
 
     def rewrite(e):
         const, term, c, u = match(e)
         rest = [t for t in e.args if t is not const and t is not term]
-        return sp.Add(*rest, c * expm1(u))
+        return sp.Add(*rest, rewrite_as(c, u))
     return expr.replace(lambda e: match(e) is not None, rewrite)
+
+
+def use_expm1(expr):
+    """Rewrite c*exp(u) - c -> c*expm1(u) in every sum (c a number, 1 included)."""
+    return _complement(expr, sp.exp, -1, lambda c, u: c * expm1(u))
+
+
+def use_erfc(expr):
+    """Rewrite c + c*erf(u) -> c*erfc(-u) in every sum (and c*erf(u) - c -> -c*erfc(u)):
+    no cancellation where erf(u) is near -1 (gelu and gelu' for z << 0)."""
+    expr = _complement(expr, sp.erf, 1, lambda c, u: c * sp.erfc(-u, evaluate=False))
+    return _complement(expr, sp.erf, -1, lambda c, u: -c * sp.erfc(u))
 
 
 def stable_form(expr):
     """The expression as printed: the printing rewrites above, in order."""
-    return use_expm1(stable_logistic(stable_softplus(sp.sympify(expr))))
+    return use_erfc(use_expm1(stable_logistic(stable_softplus(sp.sympify(expr)))))
 
 
 class KernelPrinter(PythonCodePrinter):

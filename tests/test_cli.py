@@ -98,3 +98,61 @@ def test_train_digits_end_to_end(tmp_path):
     assert len(history["loss"]) == history["epochs_run"] == 30
     assert (out / "params.npz").exists()
     assert "test accuracy" in proc.stdout and str(out / "params.npz") in proc.stdout
+
+
+def test_generate_refuses_hand_edited_file_unless_forced(tmp_path):
+    assert run_cli("generate", DIGITS, "-o", tmp_path).returncode == 0
+    target = tmp_path / "digits_mlp.py"
+    target.write_text(target.read_text().replace("DO NOT EDIT", "I edited this"))
+    proc = run_cli("generate", DIGITS, "-o", tmp_path)
+    _assert_one_line_error(proc, "digits_mlp.py", "edited by hand", "--force")
+    assert "I edited this" in target.read_text()
+    assert run_cli("generate", DIGITS, "-o", tmp_path, "--force").returncode == 0
+    assert "I edited this" not in target.read_text()
+    # a file of the user's own that happens to share the name is never overwritten
+    target.write_text("print('mine')\n")
+    _assert_one_line_error(run_cli("generate", DIGITS, "-o", tmp_path), "edited by hand")
+
+
+def test_sigint_during_train_saves_and_exits_cleanly(tmp_path):
+    """Ctrl-C mid-training: exit 130, no traceback, parameters and history of the last
+    completed epoch saved and loadable."""
+    import re
+    import signal
+    import threading
+    import time
+
+    out = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "codegen.cli", "train", str(DIGITS),
+                             "--epochs", "100000", "--out", str(out)],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    seen = []
+    reader = threading.Thread(target=lambda: seen.extend(iter(lambda: proc.stderr.read(64), "")),
+                              daemon=True)
+    reader.start()
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        done = [int(n) for n in re.findall(r"(\d+)/100000", "".join(seen))]
+        if done and max(done) >= 3:
+            break
+        time.sleep(0.2)
+    else:
+        proc.kill()
+        pytest.fail("training never showed progress: " + "".join(seen)[-500:])
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=120)
+    reader.join(timeout=30)
+    stdout = proc.stdout.read()
+    err = "".join(seen)
+    assert proc.returncode == 130, err[-800:]
+    assert "Traceback" not in err and "interrupted" in err
+    history = json.loads((out / "history.json").read_text())
+    assert history["stopped_early"] and "interrupted" in history["stop_reason"]
+    assert 3 <= history["epochs_run"] < 100000 == 100000
+    assert len(history["loss"]) == history["epochs_run"]
+    from codegen.loader import import_generated
+    module = import_generated(ROOT / "generated" / "digits_mlp.py")
+    trainer = module.Trainer.load(out / "params.npz")
+    steps_per_epoch = -(-1438 // 32)       # 1797 digits, 20% held out, batches of 32
+    assert trainer.t == history["epochs_run"] * steps_per_epoch
+    assert "saved parameters" in stdout

@@ -150,7 +150,7 @@ def test_divergence_stops_with_clear_error_and_finite_params(digits):
     rng = np.random.default_rng(3)
     X, y = rng.normal(size=(64, 64)) * 1e3, rng.integers(0, 10, size=64)
     trainer = digits.Trainer(seed=0, learning_rate=1e30, momentum=0.0)
-    with pytest.raises(FloatingPointError, match="smaller learning rate"):
+    with pytest.raises(FloatingPointError, match="epoch 1: .*smaller learning rate"):
         trainer.fit(X, y, epochs=5, batch_size=8, progress=False)
     assert all(np.all(np.isfinite(p)) for p in trainer.params)
 
@@ -160,3 +160,17 @@ def test_unknown_override_is_refused(digits):
         digits.Trainer(momentun=0.9)
     with pytest.raises(ValueError, match="momentum"):
         digits.Trainer(momentum=-1.0)
+
+
+def test_fortran_ordered_and_strided_input_is_accepted_by_copying(digits):
+    rng = np.random.default_rng(4)
+    X, y = rng.normal(size=(12, 64)), rng.integers(0, 10, size=12)
+    params = digits.init_params(0)
+    want = digits.loss_and_grad(params, X, y)
+    wide = np.zeros((12, 128))
+    wide[:, ::2] = X
+    for variant in (np.asfortranarray(X), wide[:, ::2], X.astype(np.float32), X.tolist()):
+        got = digits.loss_and_grad(params, variant, y)
+        assert got[0] == want[0]
+    fortran_params = [np.asfortranarray(p) for p in params]
+    assert digits.loss_and_grad(fortran_params, X, y)[0] == want[0]

@@ -130,13 +130,30 @@ def rel_err_scalar(a: float, b: float, floor: float = TINY) -> float:
 # the reference network in torch (float64)
 # --------------------------------------------------------------------------
 
+_F = torch.nn.functional
 _ACTIVATIONS = {
     "identity": lambda z: z,
     "sigmoid": torch.sigmoid,
     "tanh": torch.tanh,
     "relu": torch.relu,
+    "leaky_relu": lambda z: _F.leaky_relu(z, negative_slope=0.01),
+    "elu": lambda z: _F.elu(z, alpha=1.0),
+    "selu": _F.selu,
+    "softplus": lambda z: _F.softplus(z, beta=1.0, threshold=20.0),
+    "silu": _F.silu,
+    "gelu": lambda z: _F.gelu(z, approximate="none"),
+    "softsign": _F.softsign,
     "softmax": lambda z: torch.softmax(z, dim=1),
 }
+# elementwise losses on the output activations, torch's reduction="mean"
+_ELEMENT_LOSSES = {
+    "mse": lambda A, Y: _F.mse_loss(A, Y, reduction="mean"),
+    "mae": lambda A, Y: _F.l1_loss(A, Y, reduction="mean"),
+    "huber": lambda A, Y: _F.huber_loss(A, Y, reduction="mean", delta=1.0),
+}
+# every loss the oracle knows (cross_entropy and binary_cross_entropy are from the logits)
+TORCH_LOSSES = frozenset(_ELEMENT_LOSSES) | {"cross_entropy", "binary_cross_entropy"}
+TORCH_ACTIVATIONS = frozenset(_ACTIVATIONS)
 
 
 def _t(x, requires_grad=False):
@@ -185,8 +202,8 @@ def _torch_loss_from(Z, A, y, spec):
     if kind == "binary_cross_entropy":
         assert out_act == "sigmoid", "binary_cross_entropy needs a sigmoid output layer"
         return torch.nn.functional.binary_cross_entropy_with_logits(Z, yt, reduction="mean")
-    if kind == "mse":
-        return torch.nn.functional.mse_loss(A, yt, reduction="mean")
+    if kind in _ELEMENT_LOSSES:
+        return _ELEMENT_LOSSES[kind](A, yt)
     raise NotImplementedError(f"loss {kind!r} has no torch oracle here")
 
 

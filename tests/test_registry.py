@@ -12,7 +12,7 @@ from derive.model import activation_ir, loss_ir
 from derive.symbols import a, x, y, yhat, z
 
 ELEMENTWISE = [n for n, act in ACTIVATIONS.items() if not act.vector]
-POINTS = [-3.1, -1.2, -0.4, 0.0, 0.3, 0.9, 2.5]
+POINTS = [-25.0, -3.1, -1.2, -0.4, 0.0, 0.3, 0.9, 2.5, 20.0, 21.5]  # 20: softplus threshold
 
 import torch  # noqa: E402  (the test extra pins it)
 TORCH_FN = {
@@ -22,6 +22,27 @@ TORCH_FN = {
     "softplus": torch.nn.functional.softplus, "silu": torch.nn.functional.silu,
     "gelu": torch.nn.functional.gelu, "softsign": torch.nn.functional.softsign,
 }
+
+
+# per-element losses l(yhat, y), summed: their gradient in yhat is the elementwise dl/dyhat
+TORCH_LOSS_FN = {
+    "mse": lambda p, t: torch.nn.functional.mse_loss(p, t, reduction="sum"),
+    "mae": lambda p, t: torch.nn.functional.l1_loss(p, t, reduction="sum"),
+    "huber": lambda p, t: torch.nn.functional.huber_loss(p, t, reduction="sum", delta=1.0),
+}
+# differences yhat - y: both sides of 0 (mae's kink) and of +-1 (huber's branch points)
+DIFFS = [-2.5, -1.0, -0.7, 0.0, 0.4, 1.0, 1.6]
+
+
+def test_every_activation_has_a_torch_counterpart():
+    """A new registry entry cannot slip through untested: it needs a torch function here."""
+    missing = [n for n in ELEMENTWISE if n not in TORCH_FN]
+    assert not missing, f"add the torch counterpart of {missing} to TORCH_FN"
+
+
+def test_every_elementwise_loss_has_a_torch_counterpart():
+    missing = [n for n, loss in LOSSES.items() if loss.requires_output is None and n not in TORCH_LOSS_FN]
+    assert not missing, f"add the torch counterpart of {missing} to TORCH_LOSS_FN"
 
 
 def _backward_at(ir, zv):
@@ -81,3 +102,36 @@ def test_softmax_mse_delta_matches_jacobian_product():
     s = sum(float(ir.row_sum.subs({a: av[k], y: ys[k]})) for k in range(4))
     got = [float(ir.delta.subs({a: av[j], y: ys[j], sp.Symbol("s", real=True): s})) for j in range(4)]
     np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", [n for n, loss in LOSSES.items() if loss.requires_output is None])
+def test_loss_value_and_gradient_equal_torch_including_kinks(name):
+    ir = loss_ir(name, activation_ir("identity"))
+    yv = 0.3
+    for d in DIFFS:
+        t = torch.tensor([yv + d], dtype=torch.float64, requires_grad=True)
+        value = TORCH_LOSS_FN[name](t, torch.tensor([yv], dtype=torch.float64))
+        value.backward()
+        point = {yhat: yv + d, y: yv}
+        assert math.isclose(float(ir.term.subs(point)), value.item(), rel_tol=1e-12, abs_tol=1e-15), (name, d)
+        assert math.isclose(float(ir.dloss.subs(point)), t.grad.item(), rel_tol=1e-12, abs_tol=1e-15), (name, d)
+
+
+def test_derivative_is_simplified_where_simpler_and_raw_diff_kept():
+    ir = activation_ir("softsign")
+    assert ir.dz == sp.diff(ACTIVATIONS["softsign"].expr, x).subs(x, z)      # as diff found it
+    assert sp.simplify(ir.backward - 1 / (1 + sp.Abs(z)) ** 2) == 0
+    assert sp.count_ops(ir.backward) < sp.count_ops(ir.dz)
+    # exponentials are left as diff found them (a rearranged silu' overflows: inf*0)
+    assert activation_ir("silu").backward == activation_ir("silu").dz
+
+
+def test_kinks_follow_torch():
+    """The branch that holds at 0 is torch's: leaky_relu'(0) = 0.01, elu'(0) = 1,
+    selu'(0) = scale * alpha; softplus is torch's with threshold 20."""
+    def at(name, zv):
+        return _backward_at(activation_ir(name), zv)
+    assert at("leaky_relu", 0.0) == 0.01
+    assert at("elu", 0.0) == 1.0
+    assert math.isclose(at("selu", 0.0), 1.0507009873554805 * 1.6732632423543772, rel_tol=1e-15)
+    assert at("softplus", 20.5) == 1.0 and at("softplus", 20.0) < 1.0

@@ -1,10 +1,14 @@
 """Generated forward / loss / gradients against PyTorch autograd (the independent oracle).
 
-Every activation x loss pair in scope:
-  hidden activations identity, sigmoid, tanh, relu (all in one stack per spec);
-  output activations identity, sigmoid, tanh, relu, softmax with mse;
+Every activation x loss pair in scope, taken from the registries (a new entry is
+tested without writing a test):
+  hidden activations identity, sigmoid, tanh, relu (all in one stack per spec),
+  and every elementwise activation of ACTIVATIONS in one stack of its own;
+  every elementwise loss of LOSSES (mse, mae, huber, ...) on the output
+  activations identity, sigmoid, tanh, relu, softmax (softmax: the row-sum delta);
   cross_entropy on softmax (integer labels and one-hot targets);
-  binary_cross_entropy on sigmoid (1 output unit, targets (n,) and (n, 1); 3 units).
+  binary_cross_entropy on sigmoid (1 output unit, targets (n,) and (n, 1); 3 units);
+  each loss/output pair also with logits spread over [-1000, 1000].
 Weights from init_params (several seeds) and random normal weights of scale ~1;
 batches of 1, 7 and 32 samples. float64 must agree to rounding; one float32 spec
 must return float32 arrays that agree with torch float64 within 1e-4.
@@ -19,9 +23,11 @@ from hypothesis import given, settings, strategies as st
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from helpers import (  # noqa: E402
-    build, max_rel_err, param_shapes, random_params, random_targets, rel_err_scalar,
-    torch_forward, torch_grads, torch_loss,
+    TORCH_ACTIVATIONS, TORCH_LOSSES, build, max_rel_err, param_shapes, random_params,
+    random_targets, rel_err_scalar, torch_forward, torch_grads, torch_loss,
 )
+from derive.activations import ACTIVATIONS  # noqa: E402
+from derive.losses import LOSSES  # noqa: E402
 
 LOSS_RTOL = 1e-12
 GRAD_RTOL = 1e-9
@@ -60,6 +66,21 @@ SPECS = {
     "ce_softmax_single": _spec("par_ce_single", "softmax", 3, "cross_entropy", hidden=[]),
 }
 
+# the registries: every loss on every output activation it is checked on ...
+ELEMENTWISE = [n for n, act in ACTIVATIONS.items() if not act.vector]
+OUTPUTS = ["identity", "sigmoid", "tanh", "relu", "softmax"]   # for elementwise losses
+_SHORT = {"cross_entropy": "ce", "binary_cross_entropy": "bce"}
+REGISTRY_PAIRS = [(name, out) for name, loss in LOSSES.items()
+                  for out in ([loss.requires_output] if loss.requires_output else OUTPUTS)]
+_covered = {(s["loss"]["kind"], s["layers"][-1]["activation"]) for s in SPECS.values()}
+for _loss, _out in REGISTRY_PAIRS:
+    if (_loss, _out) not in _covered:
+        _key = f"{_SHORT.get(_loss, _loss)}_{_out}"
+        SPECS[_key] = _spec(f"par_{_key}", _out, 4 if _out == "softmax" else 3, _loss)
+# ... and every elementwise activation as a hidden layer, one after another
+SPECS["mse_all_hidden"] = _spec("par_all_hidden", "identity", 2, "mse",
+                                hidden=[{"units": 4, "activation": n} for n in ELEMENTWISE])
+
 # (spec id, target variant): variant in {"std", "onehot", "flat"}
 TARGET_CASES = [(k, "std") for k in SPECS] + [
     ("ce_softmax", "onehot"),
@@ -93,6 +114,20 @@ def _data(spec, n, variant, seed):
 def _seed(*parts):
     """A deterministic seed per test case (str hash() is salted per process)."""
     return zlib.crc32(repr(parts).encode())
+
+
+# ---------------------------------------------------------------------------
+# registry coverage
+# ---------------------------------------------------------------------------
+
+def test_registry_is_covered():
+    """Every registry entry has a torch oracle and a spec here (so it is tested below)."""
+    assert set(ACTIVATIONS) <= TORCH_ACTIVATIONS, set(ACTIVATIONS) - TORCH_ACTIVATIONS
+    assert set(LOSSES) <= TORCH_LOSSES, set(LOSSES) - TORCH_LOSSES
+    pairs = {(s["loss"]["kind"], s["layers"][-1]["activation"]) for s in SPECS.values()}
+    assert set(REGISTRY_PAIRS) <= pairs
+    hidden = {layer["activation"] for s in SPECS.values() for layer in s["layers"][:-1]}
+    assert set(ELEMENTWISE) <= hidden
 
 
 # ---------------------------------------------------------------------------
@@ -305,3 +340,31 @@ def test_float32_vs_torch_float64(weights, n):
     worst = {name: max_rel_err(g, r) for name, g, r in zip(mod.PARAM_NAMES, grads, g_ref)}
     assert max(worst.values()) <= F32_RTOL, f"gradient rel errors: {worst}"
     assert max_rel_err(out, A_ref) <= F32_RTOL
+
+
+# ---------------------------------------------------------------------------
+# logits over [-1000, 1000]: the loss kernels stay finite and agree with torch
+# ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("case", list(SPECS))
+def test_extreme_logits_vs_torch(case):
+    spec = SPECS[case]
+    mod = _module(case)
+    rng = np.random.default_rng(_seed("extreme", case))
+    params = random_params(spec, rng)
+    units = spec["layers"][-1]["units"]
+    # output pre-activations spread over [-1000, 1000] (and past softplus-like thresholds)
+    params[-2] = params[-2] * 50.0
+    params[-1] = np.linspace(-1000.0, 1000.0, units)
+    n = 16
+    X = rng.normal(size=(n, spec["inputs"]))
+    y = random_targets(spec, n, rng)
+    Z_ref, _ = torch_forward(params, X, spec)
+    assert np.abs(Z_ref).max() >= 900.0
+
+    L, grads = mod.loss_and_grad(params, X, y)
+    L_ref, g_ref = torch_grads(params, X, y, spec)
+    assert np.isfinite(L) and all(np.all(np.isfinite(g)) for g in grads)
+    assert rel_err_scalar(L, L_ref) <= LOSS_RTOL, f"loss {L!r} vs torch {L_ref!r}"
+    worst = {name: max_rel_err(g, r) for name, g, r in zip(mod.PARAM_NAMES, grads, g_ref)}
+    assert max(worst.values()) <= GRAD_RTOL, f"gradient rel errors: {worst}"

@@ -135,3 +135,26 @@ def test_kinks_follow_torch():
     assert at("elu", 0.0) == 1.0
     assert math.isclose(at("selu", 0.0), 1.0507009873554805 * 1.6732632423543772, rel_tol=1e-15)
     assert at("softplus", 20.5) == 1.0 and at("softplus", 20.0) < 1.0
+
+
+@pytest.mark.parametrize("loss", sorted(LOSSES))
+def test_every_entry_derives_and_its_latex_compiles(loss, tmp_path):
+    """Every activation (all hidden) and each loss go through the printed derivation,
+    and the standalone LaTeX compiles."""
+    import shutil
+    import subprocess
+    from derive import derive
+    out = LOSSES[loss].requires_output or "softmax"
+    spec = {"name": "every_entry", "inputs": 3,
+            "layers": [{"units": 4, "activation": n} for n in ELEMENTWISE] + [{"units": 3, "activation": out}],
+            "loss": {"kind": loss}, "optimizer": {"kind": "sgd"}}
+    d = derive(spec)
+    text = d.text()
+    for name in ELEMENTWISE:
+        assert f"{name}'(z)" in text, name
+    if shutil.which("pdflatex") is None:
+        pytest.skip("pdflatex is not installed (texlive-latex-base); cannot compile the document")
+    (tmp_path / "d.tex").write_text(d.latex(standalone=True), encoding="utf-8")
+    run = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "d.tex"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stdout[-3000:]

@@ -245,7 +245,7 @@ def test_extreme_preactivations_hidden(name, dtype, extreme_case):
     assert np.isfinite(L), L
     for pname, g in zip(mod.PARAM_NAMES, grads):
         assert g.dtype == DT and np.all(np.isfinite(g)), f"{pname} not finite"
-    rtol = F64_RTOL if dtype == "float64" else 1e-3
+    rtol = F64_RTOL if dtype == "float64" else 1e-4   # float32: measured ~1e-6
     assert rel_err_scalar(L, L_ref) <= rtol, (L, L_ref)
     # this layer's W and b, and every gradient downstream of it (through it)
     mine = {p: max_rel_err(g, r) for p, g, r in zip(mod.PARAM_NAMES, grads, g_ref)}

@@ -152,6 +152,8 @@ def loss_ir(name, out, formula_expr=None):
     else:
         chained = dloss.subs(yhat, a) * out.backward
         simpler = sp.factor(sp.simplify(chained))
+        if calculus._new_functions(simpler, chained):
+            simpler = chained   # e.g. exp -> cosh: overflows to inf/inf where the product does not
         delta = min((chained, simpler), key=sp.count_ops)
         combined = sp.count_ops(simpler) < sp.count_ops(dloss) + sp.count_ops(out.backward)
         delta_indexed, row = delta, None

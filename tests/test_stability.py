@@ -252,3 +252,26 @@ def test_extreme_preactivations_hidden(name, dtype, extreme_case):
     own = {p: e for p, e in mine.items() if p in (f"W{layer + 1}", f"b{layer + 1}")}
     assert max(own.values()) <= rtol, f"{name} layer gradients vs torch: {own}"
     assert max(mine.values()) <= rtol, f"all gradients vs torch: {mine}"
+
+
+# ---------------------------------------------------------------------------
+# every elementwise activation as the OUTPUT layer, with every elementwise loss:
+# the derived delta, as printed, stays finite over z in [-1000, 1000]
+# (simplify once turned silu + mse into a cosh form: inf/inf at z > 710)
+# ---------------------------------------------------------------------------
+ELEMENTWISE_LOSSES = [n for n, l in LOSSES.items() if l.requires_output is None]
+
+
+@pytest.mark.parametrize("loss", ELEMENTWISE_LOSSES)
+@pytest.mark.parametrize("name", ELEMENTWISE)
+def test_output_delta_finite_at_extreme_logits(name, loss):
+    ir = activation_ir(name)
+    delta = loss_ir(loss, ir).delta
+    src = (f"@njit\ndef forward(z):\n    return {kernel_code(ir.definition)}\n"
+           f"@njit\ndef delta(z, a, y):\n    return {kernel_code(delta)}\n")
+    ns = {"math": math, "DT": np.float64, "njit": numba.njit}
+    exec(compile(src, f"<{name} {loss} delta>", "exec"), ns)
+    for zv in GRID:
+        for yv in (-1.0, 0.0, 0.5, 2.0):
+            out = ns["delta"](zv, ns["forward"](zv), yv)
+            assert math.isfinite(out), (name, loss, zv, yv, out)

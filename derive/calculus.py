@@ -12,7 +12,10 @@
 - `logit_form`: a loss term with the output activation substituted and its
   logarithms expanded, so cross-entropies are evaluated from the logits.
 """
+import contextlib
 import math
+import signal
+import threading
 
 import sympy as sp
 
@@ -57,16 +60,55 @@ def _agrees(candidate, original, f):
     return checked >= 3
 
 
+class _TimeUp(Exception):
+    pass
+
+
+@contextlib.contextmanager
+def time_limit(seconds):
+    """Bound an optional SymPy search (simplify, solve can take practically forever on
+    some formulas); raises _TimeUp. Only where signals work: the main thread, POSIX."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
+        yield
+        return
+
+    def expire(signum, frame):
+        raise _TimeUp
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def optional(search, fallback, seconds=2.0):
+    """search() within a time limit, else fallback: for rewrites that only make a
+    correct expression cheaper or prettier, never for the derivation itself."""
+    try:
+        with time_limit(seconds):
+            return search()
+    except _TimeUp:
+        return fallback
+
+
 def in_terms_of_output(dz, f):
     """Rewrite dz (in z) in terms of a = f(z) when exact and no costlier; else None."""
     if z not in dz.free_symbols:
         return dz
+    return optional(lambda: _search_output_form(dz, f), None)
+
+
+def _search_output_form(dz, f):
     candidates = [dz.subs(f, a), dz.subs(z, a)]
     if not f.has(*_NON_INVERTIBLE):
         try:
-            candidates += [dz.subs(z, inv) for inv in sp.solve(sp.Eq(a, f), z)]
+            inverses = sp.solve(sp.Eq(a, f), z)
         except (NotImplementedError, ValueError, TypeError):
-            pass
+            inverses = []
+        # a real inverse only: complex radicals (a cubic's roots) make simplify crawl
+        candidates += [dz.subs(z, inv) for inv in inverses if not inv.has(sp.I)]
     best = None
     for cand in candidates:
         if z in cand.free_symbols:
@@ -144,7 +186,7 @@ def backward_form(dz, f):
     out = in_terms_of_output(dz, f)
     if out is not None:
         return out
-    simpler = simplified(dz, f)
+    simpler = optional(lambda: simplified(dz, f), None)
     return dz if simpler is None else simpler
 
 

@@ -151,7 +151,7 @@ def loss_ir(name, out, formula_expr=None):
         combined = row is None
     else:
         chained = dloss.subs(yhat, a) * out.backward
-        simpler = sp.factor(sp.simplify(chained))
+        simpler = calculus.optional(lambda: sp.factor(sp.simplify(chained)), chained)
         if calculus._new_functions(simpler, chained):
             simpler = chained   # e.g. exp -> cosh: overflows to inf/inf where the product does not
         delta = min((chained, simpler), key=sp.count_ops)

@@ -158,3 +158,21 @@ def test_every_entry_derives_and_its_latex_compiles(loss, tmp_path):
     run = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "d.tex"],
                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stdout[-3000:]
+
+
+@pytest.mark.parametrize("text", ["x**3/(1+x**2)", "x**5/(1+x**4) + x", "x + sin(x)"])
+def test_hard_formula_derives_in_bounded_time(text):
+    """The output-form search is optional: when SymPy's solve/simplify would crawl (a
+    cubic's complex radicals), it is cut off and the exact diff is used."""
+    import time
+
+    from derive.formula import parse_formula
+    start = time.perf_counter()
+    ir = activation_ir("formula", parse_formula(text, ("x",)), "f")
+    elapsed = time.perf_counter() - start
+    assert elapsed < 15, f"{text}: {elapsed:.1f} s"
+    want = sp.diff(parse_formula(text, ("x",)), x).subs(x, z)
+    for zv in POINTS:
+        fz = float(ir.definition.subs(z, zv))
+        got = float(ir.backward.subs({z: zv, a: fz}))
+        assert math.isclose(got, float(want.subs(z, zv)), rel_tol=1e-12, abs_tol=1e-14)

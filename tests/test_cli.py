@@ -156,3 +156,11 @@ def test_sigint_during_train_saves_and_exits_cleanly(tmp_path):
     steps_per_epoch = -(-1438 // 32)       # 1797 digits, 20% held out, batches of 32
     assert trainer.t == history["epochs_run"] * steps_per_epoch
     assert "saved parameters" in stdout
+
+
+def test_debug_flag_shows_the_traceback(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(DIGITS.read_text().replace("units = 32", "units = 0"))
+    proc = subprocess.run([sys.executable, "-m", "codegen.cli", "--debug", "derive", str(bad)],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode != 0 and "Traceback" in proc.stderr and "SpecError" in proc.stderr

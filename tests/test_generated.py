@@ -174,3 +174,35 @@ def test_fortran_ordered_and_strided_input_is_accepted_by_copying(digits):
         assert got[0] == want[0]
     fortran_params = [np.asfortranarray(p) for p in params]
     assert digits.loss_and_grad(fortran_params, X, y)[0] == want[0]
+
+
+def test_save_is_atomic_a_failed_write_keeps_the_old_checkpoint(digits, tmp_path, monkeypatch):
+    path = tmp_path / "ckpt.npz"
+    first = digits.Trainer(seed=0)
+    first.save(path)
+    before = path.read_bytes()
+
+    def broken(fh, **arrays):
+        fh.write(b"partial")
+        raise OSError("disk full")
+    monkeypatch.setattr(digits.np, "savez", broken)
+    with pytest.raises(OSError, match="disk full"):
+        digits.Trainer(seed=1).save(path)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt.npz"]   # no temporary left
+
+
+def test_generate_is_atomic(tmp_path, monkeypatch):
+    import codegen.generator as generator
+    target = generator.generate(ROOT / "examples" / "digits.toml", out_dir=tmp_path)
+    before = target.read_text()
+    data = load_spec(ROOT / "examples" / "digits.toml").to_dict()
+    data["layers"][0]["units"] = 16
+
+    def broken(src, dst):
+        raise OSError("rename failed")
+    monkeypatch.setattr(generator.os, "replace", broken)
+    with pytest.raises(OSError):
+        generator.generate(data, out_dir=tmp_path)
+    assert target.read_text() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["digits_mlp.py"]

@@ -156,9 +156,9 @@ def test_divergence_stops_with_clear_error_and_finite_params(digits):
 
 
 def test_unknown_override_is_refused(digits):
-    with pytest.raises(TypeError, match="unknown setting 'momentun'"):
+    with pytest.raises(TypeError, match="unknown setting 'momentun'; did you mean 'momentum'"):
         digits.Trainer(momentun=0.9)
-    with pytest.raises(ValueError, match="momentum"):
+    with pytest.raises(ValueError, match="momentum = -1.0 is out of range: must be >= 0"):
         digits.Trainer(momentum=-1.0)
 
 

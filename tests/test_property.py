@@ -15,16 +15,21 @@ walking the SymPy expression that `derive.formula.parse_formula` returns
 node without a torch counterpart fails the test loudly; it is never skipped.
 
 Explicit @example cases, computed from the registries, make sure every built-in
-activation (hidden and output), every built-in loss and every formula template
-is exercised on every run; Hypothesis adds random structures on top
-(derandomized, no example database, so CI is reproducible).
+activation, every built-in loss, every formula template and formula loss is
+exercised on every run (depths 1 to 5); Hypothesis adds random structures on top
+(derandomized, no example database, so CI is reproducible). Weights are normal
+with std scale/sqrt(fan_in), scale in {0.5, 1, 1.5}; biases normal with std 0.5.
 """
 from __future__ import annotations
 
+import _thread
+import contextlib
 import functools
 import operator
 import os
 import sys
+import threading
+from collections.abc import Mapping
 
 import numpy as np
 import pytest
@@ -43,7 +48,8 @@ from derive.losses import LOSSES  # noqa: E402
 from derive import symbols as S  # noqa: E402
 
 RTOL = 1e-8
-MAX_EXAMPLES = int(os.environ.get("GRADGEN_PROPERTY_EXAMPLES", "8"))
+DERIVE_SECONDS = 120      # derive + generate one structure (a few s; turns a hang into a failure)
+MAX_EXAMPLES = int(os.environ.get("GRADGEN_PROPERTY_EXAMPLES", "10"))
 
 # ---------------------------------------------------------------------------
 # the oracle: built-in names -> torch
@@ -64,11 +70,9 @@ _OWN_TORCH_ACTIVATIONS = {
     "softmax": lambda z: torch.softmax(z, dim=1),
 }
 # tests/helpers.py's table (shared with the other parity tests) wins where it has an entry
-TORCH_ACTIVATIONS = {
-    **_OWN_TORCH_ACTIVATIONS,
-    **getattr(helpers, "_ACTIVATIONS", {}),
-    **getattr(helpers, "TORCH_ACTIVATIONS", {}),
-}
+_SHARED = getattr(helpers, "_ACTIVATIONS", None)
+TORCH_ACTIVATIONS = {**_OWN_TORCH_ACTIVATIONS,
+                     **(_SHARED if isinstance(_SHARED, Mapping) else {})}
 
 # loss(Z_last, A_last, target) -> scalar; PyTorch's own losses, reduction="mean"
 TORCH_LOSSES = {
@@ -79,6 +83,10 @@ TORCH_LOSSES = {
         lambda Z, A, Y: F.binary_cross_entropy_with_logits(Z, Y, reduction="mean"),
     "cross_entropy": lambda Z, A, Y: F.cross_entropy(Z, Y, reduction="mean"),
 }
+_SHARED = getattr(helpers, "_ELEMENT_LOSSES", None)      # elementwise losses on the outputs
+if isinstance(_SHARED, Mapping):
+    TORCH_LOSSES.update({name: (lambda fn: lambda Z, A, Y: fn(A, Y))(fn)
+                         for name, fn in _SHARED.items()})
 
 
 def torch_activation(name):
@@ -190,7 +198,8 @@ ACT_TEMPLATES = [
     "tan({x}/(1 + abs({x})))",
     "sinh({a}*{x}/(1 + abs({x})))",
     "log(cosh({x}))/{a}",
-    "{x}**3/(1 + {x}**2)",
+    "{x}**3/(1 + {x}**2)",                  # its inverse is a cubic (once hung the derivation)
+    "{x}**3/(1 + {x}**2 + {a}*abs({x}))",
     "exp(-{x}**2)*{a}",
 ]
 CONSTANTS = [0.25, 0.5, 0.75, 1, 1.5, 2, 3]
@@ -213,7 +222,7 @@ def _render(template, a, inner="x"):
 def formula_activations(draw):
     outer = draw(st.sampled_from(ACT_TEMPLATES))
     a = draw(st.sampled_from(CONSTANTS))
-    if draw(st.booleans()):
+    if draw(st.integers(0, 3)):           # 3 in 4: one template; else a composition
         return _render(outer, a)
     inner = _render(draw(st.sampled_from(ACT_TEMPLATES)), draw(st.sampled_from(CONSTANTS)))
     return _render(outer, a, inner)       # a composition: outer(inner(x))
@@ -271,9 +280,10 @@ def _coverage_examples():
     free_losses = [("kind", k) for k, v in LOSSES.items() if v.requires_output is None]
     free_losses += [("formula", f) for f in LOSS_FORMULAS]
     fixed_losses = [("kind", k) for k, v in LOSSES.items() if v.requires_output is not None]
-    outputs = list(ELEMENTWISE) + list(VECTOR) + [_render(ACT_TEMPLATES[0], 1.5)]
-    n_free = max(len(free_losses), len(outputs))
-    pairs = [(free_losses[i % len(free_losses)], outputs[i % len(outputs)]) for i in range(n_free)]
+    # outputs: the vector ones, a formula, then elementwise built-ins (those left over
+    # are covered as hidden layers here, and as outputs by the random structures)
+    outputs = list(VECTOR) + [_render(ACT_TEMPLATES[0], 1.5)] + list(ELEMENTWISE)[::-1]
+    pairs = [(loss, outputs[i % len(outputs)]) for i, loss in enumerate(free_losses)]
     pairs += [(loss, LOSSES[loss[1]].requires_output) for loss in fixed_losses]
     sizes = [4, 3, 4, 2, 4, 1]                 # hidden layers per structure: depths 2..5
     out, start = [], 0
@@ -285,7 +295,7 @@ def _coverage_examples():
                      ([1, 16, 1, 9, 16, 1], 12, 2000 + i, 0.5)]
         out.append(((hidden, act, loss), case_list))
     covered = {a for (h, o, _), _ in out for a in (*h, o)}
-    assert covered >= set(ACTIVATIONS) | set(hidden_pool)
+    assert covered >= set(ACTIVATIONS) | set(hidden_pool), "some activation is in no coverage example"
     assert {l for (_, _, l), _ in out} >= {("kind", k) for k in LOSSES} | {
         ("formula", f) for f in LOSS_FORMULAS}
     return out
@@ -293,6 +303,37 @@ def _coverage_examples():
 
 # ---------------------------------------------------------------------------
 # one check: generated vs torch
+# ---------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def time_limit(seconds, what):
+    """Fail (instead of hanging) when the block runs longer than `seconds`.
+
+    A watchdog thread interrupts the main thread (KeyboardInterrupt, turned into a
+    TimeoutError here); no SIGALRM, which derive/calculus.py uses for its own limits."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    fired = threading.Event()
+
+    def fire():
+        fired.set()
+        _thread.interrupt_main()
+
+    timer = threading.Timer(seconds, fire)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    except KeyboardInterrupt:
+        if fired.is_set():
+            raise TimeoutError(f"{what} took more than {seconds} s") from None
+        raise
+    finally:
+        timer.cancel()
+
+
+# ---------------------------------------------------------------------------
 # ---------------------------------------------------------------------------
 
 def _targets(structure, n, k, rng):
@@ -342,7 +383,8 @@ def check(structure, case):
     depth = len(hidden) + 1
     widths = list(widths[:depth + 1])
     spec = make_spec(structure)
-    mod = build(spec)
+    with time_limit(DERIVE_SECONDS, f"deriving and generating {spec!r}"):
+        mod = build(spec)
     rng = np.random.default_rng(seed)
     params = []
     for fan_in, fan_out in zip(widths[:-1], widths[1:]):
@@ -359,11 +401,13 @@ def check(structure, case):
         f"the torch reference is not finite (test data too extreme): {where}"
     assert isinstance(L, float), f"loss is {type(L).__name__}, not float: {where}"
     assert [g.shape for g in grads] == [p.shape for p in params], where
-    # floors: a loss or gradient array that is ~0 only by cancellation (e.g. a one-unit
-    # softmax) is measured against the loss scale / the largest gradient instead
+    # floors: a loss or a gradient array that is ~0 only by cancellation (a one-unit
+    # softmax is constant: every gradient is exactly 0 in torch, rounding noise of
+    # ~1e-18 here) is measured against 1e-6 of the loss / the largest gradient instead
     err_L = rel_err_scalar(L, L_ref, floor=1e-6)
     assert err_L <= RTOL, f"loss {L!r} vs torch {L_ref!r} (rel err {err_L:.3e}): {where}"
-    g_floor = max(1e-6 * max(float(np.max(np.abs(g))) for g in g_ref), helpers.TINY)
+    g_scale = max([abs(L_ref)] + [float(np.max(np.abs(g))) for g in g_ref])
+    g_floor = max(1e-6 * g_scale, helpers.TINY)
     errs = {name: max_rel_err(g, r, floor=g_floor)
             for name, g, r in zip(mod.PARAM_NAMES, grads, g_ref)}
     assert max(errs.values()) <= RTOL, f"gradient rel errors {errs}: {where}"
@@ -423,3 +467,21 @@ def _with_coverage_examples(test):
 def test_random_mlp_loss_and_grad_match_torch(structure, case_list):
     for case in case_list:
         check(structure, case)
+
+
+
+def test_kinked_formula_gradient_between_the_probe_points():
+    """f(x) = min(x, 2) + x/4 has f' = 1.25 for x < 2 and 0.25 above; the derivative
+    must hold at every point, not only where derive/calculus.py probes it (it once
+    took f'(z) = H(2 - a) + 1/4, in the output a = f(z), which is wrong on (1.6, 2))."""
+    structure = (("min(x, 2) + x/4",), "identity", ("kind", "mse"))
+    mod = build(make_spec(structure))
+    z = np.array([[-3.0], [0.3], [1.7], [1.8], [1.95], [2.2], [3.0]])
+    params = [np.array([[1.0, -1.0]]), np.array([0.0, 0.0]),          # unit 2 sees -z
+              np.array([[1.0], [0.5]]), np.array([0.1])]
+    y = np.zeros((len(z), 1))
+    L, grads = mod.loss_and_grad(params, z, y)
+    L_ref, g_ref = torch_reference(structure, params, z, y)
+    assert rel_err_scalar(L, L_ref) <= RTOL
+    errs = {name: max_rel_err(g, r) for name, g, r in zip(mod.PARAM_NAMES, grads, g_ref)}
+    assert max(errs.values()) <= RTOL, f"gradient rel errors {errs}"

@@ -100,8 +100,53 @@ def in_terms_of_output(dz, f):
     return optional(lambda: _search_output_form(dz, f), None)
 
 
+def _sign_tests(expr):
+    """The sign tests of z that expr's steps make, as a set of "pos" (z > 0) and
+    "neg" (z < 0); None if a step tests anything else (e.g. Heaviside(2 - z))."""
+    tests = set()
+    for e in expr.atoms(sp.Heaviside, sp.sign):
+        u = sp.expand(e.args[0])
+        if isinstance(e, sp.sign) and u in (z, -z):
+            tests |= {"pos", "neg"}
+        elif u == z:
+            tests.add("pos")
+        elif u == -z:
+            tests.add("neg")
+        else:
+            return None
+    for pw in expr.atoms(sp.Piecewise):
+        for _, cond in pw.args:
+            if cond in (sp.true, sp.false):
+                continue
+            if not isinstance(cond, sp.core.relational.Relational) or cond.rhs != 0 or cond.lhs != z:
+                return None
+            # z > 0 and z <= 0 ask "is z positive"; z < 0 and z >= 0 "is z negative"
+            tests.add("pos" if isinstance(cond, (sp.StrictGreaterThan, sp.LessThan)) else "neg")
+    return tests
+
+
+def _same_sign_tests(f, tests):
+    """Each test gives the same answer on a = f(z) as on z, at every probe."""
+    points = _PROBES + (-1e-3, 1e-3, -40.0, 40.0)
+    values = [(zv, _value(f, zv, 0)) for zv in points]
+    if any(v is None for _, v in values):
+        return False
+    return all(("pos" not in tests or (fz > 0) == (zv > 0)) and
+               ("neg" not in tests or (fz < 0) == (zv < 0)) for zv, fz in values)
+
+
 def _search_output_form(dz, f):
-    candidates = [dz.subs(f, a), dz.subs(z, a)]
+    # dz with f(z) replaced by a is exact by construction. dz with z replaced by a
+    # only when z enters dz through sign tests alone (relu' = H(z)) and each test
+    # answers alike on a = f(z): probes cannot vouch for a rewrite like
+    # H(2 - z) -> H(2 - a), wrong between them (min(x, 2) + x/4)
+    candidates = [dz.subs(f, a)]
+    tests = _sign_tests(dz)
+    stepwise = all(not e.has(z) or isinstance(e, (sp.Heaviside, sp.sign, sp.Piecewise))
+                   for e in sp.Mul.make_args(dz) + sp.Add.make_args(dz)) and \
+        all(not value.has(z) for pw in dz.atoms(sp.Piecewise) for value, _ in pw.args)
+    if tests and stepwise and _same_sign_tests(f, tests):
+        candidates.append(dz.subs(z, a))
     if not f.has(*_NON_INVERTIBLE):
         try:
             inverses = sp.solve(sp.Eq(a, f), z)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from .activations import ACTIVATIONS
 from .errors import FormulaError, SpecError
+from .formula import parse_formula
 from .losses import LOSSES
 from .optimizers import OPTIMIZERS
 
@@ -264,17 +265,6 @@ def _suggest(word, choices):
     return f"; did you mean {close[0]!r}?" if close else ""
 
 
-def _parse_formula(text, variables):
-    """parse_formula from derive/formula.py; None if that module does not exist (yet)."""
-    try:
-        from .formula import parse_formula
-    except ModuleNotFoundError as e:  # pragma: no cover - only before formula.py exists
-        if e.name and e.name.endswith("formula"):
-            return None
-        raise
-    return parse_formula(text, variables)
-
-
 class _Validator:
     def __init__(self, path, base_dir):
         self.path = path          # the TOML file, or None for a dict
@@ -406,13 +396,11 @@ class _Validator:
             return value, False
         builtins = ", ".join(ACTIVATIONS)
         try:
-            expr = _parse_formula(value, ("x",))
+            parse_formula(value, ("x",))
         except FormulaError as e:
-            raise self.error(f"{value!r} is neither a built-in activation ({builtins}) nor a "
+            shown = value if len(value) <= 80 else value[:77] + "..."
+            raise self.error(f"{shown!r} is neither a built-in activation ({builtins}) nor a "
                              f"valid formula in x ({e}){_suggest(value, ACTIVATIONS)}", field) from None
-        if expr is None:   # formula.py not available: only built-in names are known
-            raise self.error(f"unknown activation {value!r}{_suggest(value, ACTIVATIONS)} "
-                             f"(built-ins: {builtins})", field)
         return value, True
 
     def loss(self, d, layers):
@@ -438,12 +426,9 @@ class _Validator:
             return LossSpec(kind=kind, formula=None)
         text = self.string(d["formula"], "loss.formula")
         try:
-            expr = _parse_formula(text, ("yhat", "y"))
+            parse_formula(text, ("yhat", "y"))
         except FormulaError as e:
             raise self.error(f"not a valid formula in yhat and y: {e}", "loss.formula") from None
-        if expr is None:
-            raise self.error("formula losses are not available (derive/formula.py is missing)",
-                             "loss.formula")
         return LossSpec(kind=None, formula=text)
 
     def optimizer(self, d):

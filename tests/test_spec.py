@@ -540,3 +540,11 @@ def test_relative_path_loading(contract_file, monkeypatch):
     assert spec.path == "digits.toml"
     assert spec == load_spec(CONTRACT_DICT)
     assert os.path.basename(spec.source_label) == "digits.toml"
+
+
+def test_refused_long_formula_is_not_echoed_in_full():
+    d = copy.deepcopy(MINIMAL)
+    d["layers"][0]["activation"] = "(" * 900 + "x" + ")" * 900
+    with pytest.raises(SpecError) as err:
+        load_spec(d)
+    assert len(str(err.value)) < 600 and "..." in str(err.value)

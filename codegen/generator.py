@@ -124,8 +124,9 @@ def build_context(spec):
             acts[key] = dict(_activation_context(key, act), formula_src=act.definition)
         keys[layer.index] = key
     layers = [dict(index=l.index, n_in=l.n_in, n_out=l.n_out, act=keys[l.index],
+                   # a formula is shown as SymPy prints it, never as the spec's text
                    act_name=l.activation.name if l.activation.name != "formula"
-                   else spec.layers[l.index - 1].activation,
+                   else _formula(l.activation.definition.subs(calculus.z, calculus.x)),
                    a_prev="X" if l.index == 1 else f"A{l.index - 1}")
               for l in ir.layers]
     n = len(layers)

@@ -145,6 +145,10 @@ def _prepare(text) -> str:
             raise FormulaError(f"the character U+{ord(ch):04X} is not allowed")
     if not text.strip():
         raise FormulaError("formula is empty")
+    if "#" in text:
+        # a comment is text the AST never sees: it could smuggle anything into a
+        # file that quotes the formula
+        raise FormulaError("comments (#) are not allowed")
     # line breaks and tabs act as spaces; leading blanks would be an "unexpected indent"
     return text.translate({ord("\t"): " ", ord("\r"): " ", ord("\n"): " "}).lstrip()
 

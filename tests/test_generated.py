@@ -206,3 +206,20 @@ def test_generate_is_atomic(tmp_path, monkeypatch):
         generator.generate(data, out_dir=tmp_path)
     assert target.read_text() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["digits_mlp.py"]
+
+
+def test_formula_text_never_reaches_generated_code(tmp_path):
+    """Spec strings reach the module only through validation and the printer: the
+    module quotes the parsed expression, not the user's text."""
+    from codegen import generate
+    from derive.errors import SpecError
+    data = load_spec(ROOT / "examples" / "digits.toml").to_dict()
+    data["layers"][0]["activation"] = "x /  (1+ abs( x ))"
+    text = generate(data, out_dir=tmp_path).read_text()
+    raw = "x /  (1+ abs( x ))"
+    # only inside the SPEC literal, as a Python string literal (repr escapes anything)
+    assert text.count(raw) == text.count(repr(raw)) == 1 and "x/(Abs(x) + 1)" in text
+    # a comment could smuggle a closing docstring quote past the AST: refused
+    data["layers"][0]["activation"] = 'x #""" ; import os'
+    with pytest.raises(SpecError, match="comments"):
+        generate(data, out_dir=tmp_path)

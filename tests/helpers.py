@@ -131,7 +131,8 @@ def rel_err_scalar(a: float, b: float, floor: float = TINY) -> float:
 # --------------------------------------------------------------------------
 
 _F = torch.nn.functional
-_ACTIVATIONS = {
+# the one torch oracle table for activations: every test file uses it
+TORCH_ACTIVATION_FN = {
     "identity": lambda z: z,
     "sigmoid": torch.sigmoid,
     "tanh": torch.tanh,
@@ -153,7 +154,7 @@ _ELEMENT_LOSSES = {
 }
 # every loss the oracle knows (cross_entropy and binary_cross_entropy are from the logits)
 TORCH_LOSSES = frozenset(_ELEMENT_LOSSES) | {"cross_entropy", "binary_cross_entropy"}
-TORCH_ACTIVATIONS = frozenset(_ACTIVATIONS)
+TORCH_ACTIVATIONS = frozenset(TORCH_ACTIVATION_FN)
 
 
 def _t(x, requires_grad=False):
@@ -172,7 +173,7 @@ def _torch_forward(tparams, X, spec):
     for l, layer in enumerate(layers):
         W, b = tparams[2 * l], tparams[2 * l + 1]
         Z = A @ W + b
-        A = _ACTIVATIONS[layer["activation"]](Z)
+        A = TORCH_ACTIVATION_FN[layer["activation"]](Z)
     return Z, A
 
 

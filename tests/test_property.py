@@ -55,24 +55,7 @@ MAX_EXAMPLES = int(os.environ.get("GRADGEN_PROPERTY_EXAMPLES", "10"))
 # the oracle: built-in names -> torch
 # ---------------------------------------------------------------------------
 
-_OWN_TORCH_ACTIVATIONS = {
-    "identity": lambda z: z,
-    "sigmoid": torch.sigmoid,
-    "tanh": torch.tanh,
-    "relu": torch.relu,
-    "leaky_relu": lambda z: F.leaky_relu(z, negative_slope=0.01),
-    "elu": lambda z: F.elu(z, alpha=1.0),
-    "selu": F.selu,
-    "softplus": F.softplus,
-    "silu": F.silu,
-    "gelu": lambda z: F.gelu(z, approximate="none"),
-    "softsign": F.softsign,
-    "softmax": lambda z: torch.softmax(z, dim=1),
-}
-# tests/helpers.py's table (shared with the other parity tests) wins where it has an entry
-_SHARED = getattr(helpers, "_ACTIVATIONS", None)
-TORCH_ACTIVATIONS = {**_OWN_TORCH_ACTIVATIONS,
-                     **(_SHARED if isinstance(_SHARED, Mapping) else {})}
+TORCH_ACTIVATIONS = helpers.TORCH_ACTIVATION_FN   # the shared oracle table
 
 # loss(Z_last, A_last, target) -> scalar; PyTorch's own losses, reduction="mean"
 TORCH_LOSSES = {
@@ -95,7 +78,7 @@ def torch_activation(name):
     except KeyError:
         raise AssertionError(
             f"activation {name!r} is in derive.activations.ACTIVATIONS but has no torch "
-            f"oracle: add it to TORCH_ACTIVATIONS in tests/test_property.py") from None
+            f"oracle: add it to TORCH_ACTIVATION_FN in tests/helpers.py") from None
 
 
 def torch_loss(name):

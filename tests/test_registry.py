@@ -15,13 +15,8 @@ ELEMENTWISE = [n for n, act in ACTIVATIONS.items() if not act.vector]
 POINTS = [-25.0, -3.1, -1.2, -0.4, 0.0, 0.3, 0.9, 2.5, 20.0, 21.5]  # 20: softplus threshold
 
 import torch  # noqa: E402  (the test extra pins it)
-TORCH_FN = {
-    "identity": lambda t: t, "sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu,
-    "leaky_relu": lambda t: torch.nn.functional.leaky_relu(t, 0.01),
-    "elu": torch.nn.functional.elu, "selu": torch.nn.functional.selu,
-    "softplus": torch.nn.functional.softplus, "silu": torch.nn.functional.silu,
-    "gelu": torch.nn.functional.gelu, "softsign": torch.nn.functional.softsign,
-}
+
+from helpers import TORCH_ACTIVATION_FN as TORCH_FN  # noqa: E402  (the shared oracle table)
 
 
 # per-element losses l(yhat, y), summed: their gradient in yhat is the elementwise dl/dyhat
@@ -37,7 +32,7 @@ DIFFS = [-2.5, -1.0, -0.7, 0.0, 0.4, 1.0, 1.6]
 def test_every_activation_has_a_torch_counterpart():
     """A new registry entry cannot slip through untested: it needs a torch function here."""
     missing = [n for n in ELEMENTWISE if n not in TORCH_FN]
-    assert not missing, f"add the torch counterpart of {missing} to TORCH_FN"
+    assert not missing, f"add the torch counterpart of {missing} to tests/helpers.py"
 
 
 def test_every_elementwise_loss_has_a_torch_counterpart():

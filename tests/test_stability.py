@@ -26,7 +26,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from helpers import (  # noqa: E402
-    _ACTIVATIONS as TORCH_ACTIVATION, build, max_rel_err, param_shapes, rel_err_scalar,
+    TORCH_ACTIVATION_FN as TORCH_ACTIVATION, build, max_rel_err, param_shapes, rel_err_scalar,
     torch_forward, torch_grads,
 )
 from codegen.printer import (  # noqa: E402

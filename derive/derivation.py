@@ -9,11 +9,12 @@ The document is width-independent: layer widths appear only as numbers in
 the limits of sums and the shapes of matrices.
 
 The renderers (render_latex.py, render_text.py) lay the document out; they
-never look at SymPy objects.
+never look at SymPy objects. render_mathml.py prints each Math's own SymPy
+expression (Math.expr) with SymPy's MathML printer.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import sympy as sp
 from sympy.printing.str import StrPrinter
@@ -31,9 +32,13 @@ __all__ = ["Derivation", "Math", "Code", "Para", "Row", "Equations", "Table", "S
 
 @dataclass(frozen=True)
 class Math:
-    """A formula, as LaTeX (no surrounding $) and as one line of plain text."""
+    """A formula, as LaTeX (no surrounding $) and as one line of plain text; a derived
+    formula also keeps its SymPy expression and the LaTeX display names of its
+    symbols (for the MathML renderer, derive/render_mathml.py)."""
     latex: str
     text: str
+    expr: object = field(default=None, compare=False, repr=False)
+    names: tuple = field(default=(), compare=False, repr=False)     # ((symbol, latex), ...)
 
 
 @dataclass(frozen=True)
@@ -203,7 +208,7 @@ def show(expr, *tables):
         if entry is not None:
             latex_names[s], text_names[s] = entry
     latex = sp.latex(expr, symbol_names=latex_names)
-    return Math(latex, _TextPrinter(text_names).doprint(expr))
+    return Math(latex, _TextPrinter(text_names).doprint(expr), expr, tuple(latex_names.items()))
 
 
 def _note(latex, text):

@@ -1,4 +1,4 @@
-"""The `gradgen` command line: derive | generate | train | check.
+"""The `gradgen` command line: derive | generate | train | check | report.
 
 Errors a user can cause (bad spec, bad data, bad usage) print one line,
 `gradgen: error: ...`, and exit 2; `--debug` shows the traceback instead.
@@ -53,6 +53,20 @@ def build_parser():
     c = sub.add_parser("check", help="gradients vs central finite differences")
     c.add_argument("spec")
     c.add_argument("--seed", type=int, default=0)
+
+    r = sub.add_parser("report", help="train, then write one self-contained HTML page: the "
+                       "derivation in MathML and four charts")
+    r.add_argument("spec")
+    r.add_argument("--data", help="sklearn:<name>, a .npz (X, y) or a .csv (default: the spec's [data])")
+    r.add_argument("--optimizers", help="optimizers to compare, e.g. sgd,adam:0.01 (name[:learning "
+                   "rate]; default sgd,adam,rmsprop,adagrad)")
+    r.add_argument("--epochs", type=int)
+    r.add_argument("-o", "--output", help="the HTML file (default runs/<name>/report.html)")
+    r.add_argument("--png", metavar="DIR", help="also write each chart as DIR/<chart>.png")
+    r.add_argument("--generated-dir", default="generated", help="where the module is generated")
+    r.add_argument("--work-dir", help="where the comparison modules are generated and cached "
+                   "(default: a temporary folder, removed afterwards)")
+    r.add_argument("--no-progress", action="store_true")
     return parser
 
 
@@ -133,10 +147,46 @@ def cmd_train(args):
                                    "metric": metric, "seconds": elapsed}
     _write_atomic(out / "history.json", json.dumps(record, indent=2))
     print(f"saved parameters to {out / 'params.npz'} and history to {out / 'history.json'}")
+    _save_history_png(history.as_dict(), out / "history.png")
     if interrupted:
         print("gradgen: interrupted; the parameters and history above are those of the last "
               "completed epoch", file=sys.stderr)
         return 130
+    return 0
+
+
+def _save_history_png(history, path):
+    """The loss/accuracy plot beside history.json (skipped, with a note, without matplotlib
+    or without a completed epoch)."""
+    if not history["loss"]:
+        return
+    from .charts import MissingMatplotlib, history_png
+    try:
+        history_png(history, path)
+    except MissingMatplotlib as err:
+        print(f"gradgen: note: no {path.name}: {err}", file=sys.stderr)
+        return
+    print(f"saved the loss/accuracy plot to {path}")
+
+
+def cmd_report(args):
+    from derive.spec import load_spec
+
+    from .charts import MissingMatplotlib
+    from .report import build, write
+
+    spec = load_spec(args.spec)
+    output = Path(args.output or os.path.join("runs", spec.name, "report.html"))
+    try:
+        report = build(spec, data=args.data, optimizers=args.optimizers, epochs=args.epochs,
+                       generated_dir=args.generated_dir, work_dir=args.work_dir,
+                       progress=False if args.no_progress else True)
+        path, pngs = write(report, output, png_dir=args.png)
+    except MissingMatplotlib as err:
+        raise DataError(str(err)) from None
+    print(f"report: {path}")
+    for png in pngs:
+        print(f"chart: {png}")
     return 0
 
 
@@ -146,7 +196,8 @@ def _write_atomic(path, text):
     os.replace(tmp, path)
 
 
-COMMANDS = {"derive": cmd_derive, "generate": cmd_generate, "train": cmd_train, "check": cmd_check}
+COMMANDS = {"derive": cmd_derive, "generate": cmd_generate, "train": cmd_train, "check": cmd_check,
+            "report": cmd_report}
 
 
 def main(argv=None):

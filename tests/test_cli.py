@@ -164,3 +164,15 @@ def test_debug_flag_shows_the_traceback(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "codegen.cli", "--debug", "derive", str(bad)],
                           capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode != 0 and "Traceback" in proc.stderr and "SpecError" in proc.stderr
+
+
+def test_report_errors_are_one_line(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(DIGITS.read_text().replace("units = 32", "untis = 32"))
+    out = tmp_path / "r.html"
+    _assert_one_line_error(run_cli("report", bad, "-o", out), "bad.toml", "layers[1].untis", "units")
+    _assert_one_line_error(run_cli("report", DIGITS, "--optimizers", "sgd,nadam", "-o", out), "nadam")
+    _assert_one_line_error(run_cli("report", DIGITS, "--optimizers", "adam:-1", "-o", out), "adam:-1")
+    _assert_one_line_error(run_cli("report", DIGITS, "--data", "sklearn:nosuchset", "-o", out),
+                           "nosuchset")
+    assert not out.exists()

@@ -32,7 +32,6 @@ import math
 import shutil
 import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -214,7 +213,6 @@ def build(spec, data=None, optimizers=None, epochs=None, generated_dir="generate
     seed = spec.training.seed
     validation = (X_test, y_test)
 
-    started = time.perf_counter()
     path = generate(spec, out_dir=generated_dir)
     module = import_generated(path)
     say(f"module: {path}")
@@ -259,17 +257,16 @@ def build(spec, data=None, optimizers=None, epochs=None, generated_dir="generate
         runs = []
         for v in variants:
             if v.source == "spec":
-                run_history, run_diverged, seconds = history, diverged, None
+                run_history, run_diverged = history, diverged
             else:
-                t0 = time.perf_counter()
                 variant_spec = dict(base, name=f"{spec.name}__{v.kind}", optimizer=v.options)
                 variant_module = import_generated(generate(variant_spec, out_dir=work))
                 run, run_diverged = _fit(variant_module, init, seed, X_train, y_train, validation,
                                          epochs, progress)
-                run_history, seconds = _history_dict(run.history), time.perf_counter() - t0
+                run_history = _history_dict(run.history)
             runs.append({"name": v.kind, "learning_rate": v.learning_rate, "source": v.source,
                          "loss": list(run_history["loss"]), "val_loss": list(run_history["val_loss"]),
-                         "diverged": run_diverged, "seconds": seconds})
+                         "diverged": run_diverged})
             final = run_history["loss"][-1] if run_history["loss"] else math.nan
             say(f"optimizer {v.kind} (lr {v.learning_rate:g}, {v.source}): final training loss "
                 f"{final:.4g}" + (" (diverged)" if run_diverged else ""))
@@ -302,7 +299,7 @@ def build(spec, data=None, optimizers=None, epochs=None, generated_dir="generate
         "metric": metric, "train_score": float(train_score), "test_score": float(test_score),
         "epochs_run": history["epochs_run"], "stopped_early": history["stopped_early"],
         "stop_reason": history["stop_reason"], "diverged": diverged,
-        "optimizer": spec.optimizer.kind, "seconds": time.perf_counter() - started,
+        "optimizer": spec.optimizer.kind,
         "widths": [spec.inputs] + [layer.units for layer in spec.layers],
         "activations": [layer.activation if not layer.formula else f"formula {layer.activation}"
                         for layer in spec.layers],

@@ -176,11 +176,22 @@ class Browser:
             raise RuntimeError(f"evaluate: {result['exceptionDetails']}")
         return result["result"].get("value")
 
-    def screenshot(self, path, width=1100):
-        height = int(self.evaluate("Math.ceil(document.documentElement.scrollHeight)"))
-        self.call("Emulation.setDeviceMetricsOverride", {"width": width, "height": height,
+    def screenshot(self, path, width=1100, selector=None, height=None):
+        """A PNG of the whole page, of its top `height` pixels, or of the element
+        `selector` (a CSS selector)."""
+        full = int(self.evaluate("Math.ceil(document.documentElement.scrollHeight)"))
+        self.call("Emulation.setDeviceMetricsOverride", {"width": width, "height": full,
                                                          "deviceScaleFactor": 1, "mobile": False})
-        shot = self.call("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True})
+        params = {"format": "png", "captureBeyondViewport": True}
+        if selector is not None:
+            x, y, w, h = self.evaluate("(() => { const r = document.querySelector(%s)"
+                                       ".getBoundingClientRect(); return [r.left, r.top + scrollY, "
+                                       "r.width, r.height]; })()" % json.dumps(selector))
+            params["clip"] = {"x": max(0, x - 16), "y": max(0, y - 16), "width": min(width, w + 32),
+                              "height": h + 32, "scale": 1}
+        elif height is not None:
+            params["clip"] = {"x": 0, "y": 0, "width": width, "height": min(height, full), "scale": 1}
+        shot = self.call("Page.captureScreenshot", params)
         Path(path).write_bytes(base64.b64decode(shot["data"]))
         return path
 
@@ -254,10 +265,13 @@ def _build(tmp):
     spec = tmp / "iris.toml"
     spec.write_text(IRIS_SPEC)
     started = time.perf_counter()
-    proc = run_cli("report", spec, "-o", tmp / "report.html", "--png", tmp / "png",
-                   "--optimizers", "sgd,adam:0.01", "--generated-dir", tmp / "generated", "--no-progress")
+    options = ("--optimizers", "sgd,adam:0.01", "--generated-dir", tmp / "generated",
+               "--work-dir", tmp / "work", "--no-progress")
+    proc = run_cli("report", spec, "-o", tmp / "report.html", "--png", tmp / "png", *options)
     seconds = time.perf_counter() - started
     assert proc.returncode == 0, proc.stderr
+    again = run_cli("report", spec, "-o", tmp / "again.html", *options)      # modules cached
+    assert again.returncode == 0, again.stderr
     train = run_cli("train", spec, "--out", tmp / "run", "--generated-dir", tmp / "generated",
                     "--no-progress")
     assert train.returncode == 0, train.stderr
@@ -391,6 +405,11 @@ def test_report_is_self_contained(built):
     ids = re.findall(r'\bid="([^"]+)"', text)
     assert len(ids) == len(set(ids)), "duplicate ids"
     assert text.count("<math") >= 40
+
+
+def test_report_is_deterministic(built):
+    """The same spec and data give a byte-identical page (SVG ids are salted, no dates)."""
+    assert built["html"].read_bytes() == (built["dir"] / "again.html").read_bytes()
 
 
 def test_png_option_writes_each_chart(built):
@@ -540,12 +559,17 @@ def test_derive_and_generate_do_not_import_matplotlib():
 
 
 if __name__ == "__main__":
-    # python3 tests/test_report.py REPORT.html SHOT.png [WIDTH]: a screenshot, as the test takes it
+    # python3 tests/test_report.py REPORT.html SHOT.png [SELECTOR | HEIGHT]: a screenshot, as the
+    # test takes it, of the whole page, of one element (CSS selector) or of the top HEIGHT pixels
     report, shot = Path(sys.argv[1]).resolve(), Path(sys.argv[2])
+    where = sys.argv[3] if len(sys.argv) > 3 else None
     browser = Browser(find_chromium() or "chromium")
     try:
         browser.open(report.as_uri())
-        browser.screenshot(shot, width=int(sys.argv[3]) if len(sys.argv) > 3 else 1100)
+        if where is not None and where.isdigit():
+            browser.screenshot(shot, height=int(where))
+        else:
+            browser.screenshot(shot, selector=where)
         print(shot, "problems:", browser.problems(), "requests:", browser.requests())
     finally:
         browser.close()

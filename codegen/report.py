@@ -7,7 +7,8 @@ init_params, forward, loss_and_grad, Trainer):
 1. performance over time: `Trainer.fit`'s History, per epoch, on the same data,
    split, seed and initial parameters as `gradgen train` (so the same numbers as its
    history.json);
-2. the distribution of each layer's activations over the training rows, at the start
+2. the distribution of each layer's activations over the training rows (the first
+   HISTOGRAM_VALUES / widest-layer of them, for a big set), at the start
    (the initial parameters) and at the end of training. Hidden activations come from
    generated code, not from a re-implementation here: for each hidden layer l a
    truncated spec (the first l layers, an mse loss so that any output activation is
@@ -47,6 +48,7 @@ from .loader import import_generated
 
 DEFAULT_OPTIMIZERS = ("sgd", "adam", "rmsprop", "adagrad")
 HISTOGRAM_BINS = 40
+HISTOGRAM_VALUES = 4_000_000     # at most about this many activations per layer (rows x units)
 
 
 class ReportError(DataError):
@@ -233,6 +235,9 @@ def build(spec, data=None, optimizers=None, epochs=None, generated_dir="generate
         # 2. activations, layer by layer, from generated forward passes
         base = spec.to_dict()
         base.pop("data", None)
+        widest = max(layer.units for layer in spec.layers)
+        rows = min(len(X_train), max(1000, HISTOGRAM_VALUES // widest))
+        X_rows = X_train[:rows]           # the split has shuffled the rows already
         layers = []
         for l in range(1, n_layers + 1):
             if l == n_layers:
@@ -241,8 +246,8 @@ def build(spec, data=None, optimizers=None, epochs=None, generated_dir="generate
                 truncated = dict(base, name=f"{spec.name}__layers{l}", layers=base["layers"][:l],
                                  loss={"kind": "mse"})
                 prefix = import_generated(generate(truncated, out_dir=work))
-            start = np.asarray(prefix.forward(init[:2 * l], X_train), dtype=np.float64)
-            end = np.asarray(prefix.forward(trainer.params[:2 * l], X_train), dtype=np.float64)
+            start = np.asarray(prefix.forward(init[:2 * l], X_rows), dtype=np.float64)
+            end = np.asarray(prefix.forward(trainer.params[:2 * l], X_rows), dtype=np.float64)
             edges, before, after = _histograms(start, end)
             layer = spec.layers[l - 1]
             with np.errstate(all="ignore"):        # a diverged run's huge activations
@@ -251,7 +256,7 @@ def build(spec, data=None, optimizers=None, epochs=None, generated_dir="generate
             layers.append({"layer": l, "activation": "formula" if layer.formula else layer.activation,
                            "units": layer.units, "bins": edges, "start": before, "end": after,
                            **stats})
-        say(f"activations of {n_layers} layer{'s' if n_layers > 1 else ''} over {len(X_train)} rows")
+        say(f"activations of {n_layers} layer{'s' if n_layers > 1 else ''} over {rows} rows")
 
         # 3. the optimizers, from the same initial parameters and batches
         runs = []
@@ -287,7 +292,7 @@ def build(spec, data=None, optimizers=None, epochs=None, generated_dir="generate
 
     chart_data = {
         "performance": charts.performance_data(history),
-        "activations": {"rows": int(len(X_train)), "layers": layers},
+        "activations": {"rows": int(rows), "layers": layers},
         "optimizers": {"variants": runs, "epochs": epochs or spec.training.epochs,
                        "seed": seed},
         "learning_rates": {"parameters": names, "layers": [n // 2 + 1 for n in range(len(names))],

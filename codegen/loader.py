@@ -6,7 +6,6 @@ under one name fails to load under another. Files in gradgen's own `generated`
 package import as `generated.<name>` (as `from generated.<name> import Trainer`
 does); files elsewhere as `<name>` (as `import <name>` from their folder does).
 """
-import importlib
 import importlib.util
 import sys
 from pathlib import Path
@@ -25,13 +24,11 @@ def module_name(path):
 
 
 def import_generated(path):
-    """Import generated/<name>.py by path, under its canonical name (re-imported
-    when a different file of that name was loaded before)."""
+    """Import generated/<name>.py by path, under its canonical name. The file is
+    executed afresh each time (it may have been regenerated since); importlib.reload
+    cannot re-find a module that lives outside sys.path."""
     path = Path(path).resolve()
     name = module_name(path)
-    loaded = sys.modules.get(name)
-    if loaded is not None and Path(getattr(loaded, "__file__", "")).resolve() == path:
-        return importlib.reload(loaded)
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module

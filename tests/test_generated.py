@@ -223,3 +223,11 @@ def test_formula_text_never_reaches_generated_code(tmp_path):
     data["layers"][0]["activation"] = 'x #""" ; import os'
     with pytest.raises(SpecError, match="comments"):
         generate(data, out_dir=tmp_path)
+
+
+def test_importing_a_generated_file_twice_works(tmp_path):
+    from codegen import generate
+    path = generate(ROOT / "examples" / "digits.toml", out_dir=tmp_path)
+    first = import_generated(path)
+    second = import_generated(path)
+    assert first.NAME == second.NAME == "digits_mlp" and second.__file__ == str(path)

@@ -47,7 +47,7 @@ from derive.losses import LOSSES  # noqa: E402
 from derive import symbols as S  # noqa: E402
 
 RTOL = 1e-8
-DERIVE_SECONDS = 120      # derive + generate one structure (a few s; turns a hang into a failure)
+DERIVE_SECONDS = 120      # derive + generate one structure: a few s; a slow derivation fails
 MAX_EXAMPLES = int(os.environ.get("GRADGEN_PROPERTY_EXAMPLES", "10"))
 
 # ---------------------------------------------------------------------------

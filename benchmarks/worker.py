@@ -1,0 +1,77 @@
+"""One system on one workload, in its own process, driven over a pipe.
+
+Each system gets a process of its own: its libraries' thread pools, JIT caches and
+memory do not touch the others', and an idle worker sleeps in conn.recv() while
+another one is timed. The first command after setup times the first epoch, which
+includes any compilation (Numba, XLA): gradgen's module is generated into a fresh
+folder, so its Numba cache is cold.
+"""
+import os
+import time
+import traceback
+
+THREADS = 2
+
+
+def thread_env(threads=THREADS):
+    """Environment that pins every library's thread pool to `threads` (set before import)."""
+    n = str(threads)
+    return {
+        "OMP_NUM_THREADS": n, "OPENBLAS_NUM_THREADS": n, "MKL_NUM_THREADS": n,
+        "NUMBA_NUM_THREADS": n, "VECLIB_MAXIMUM_THREADS": n,
+        "XLA_FLAGS": f"--xla_cpu_multi_thread_eigen=true intra_op_parallelism_threads={n}",
+        "JAX_PLATFORMS": "cpu", "TF_CPP_MIN_LOG_LEVEL": "2",
+    }
+
+
+def _limit_threads(threads):
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return None
+    return threadpool_limits(threads)
+
+
+def serve(conn, system, wl_id, dtype, rows, threads=THREADS):
+    """Build `system` for workload `wl_id` in `dtype` and answer commands:
+    ("epochs", k) -> ("ok", seconds, [epoch mean losses]);
+    ("check",)    -> ("ok", per-batch losses or None, mean loss of one epoch through run);
+    ("quit",)."""
+    try:
+        os.environ.update(thread_env(threads))
+        from systems import SYSTEMS
+        from workloads import WORKLOADS, init_weights, load_data
+        wl = WORKLOADS[wl_id]
+        X, y = load_data(wl, dtype, rows)
+        params = init_weights(wl)
+        limits = _limit_threads(threads)
+        make = SYSTEMS[system]
+        sys_ = make()
+        sys_.setup(wl, dtype, X, y, params)
+        if limits is not None:      # libraries loaded by setup get the limit too
+            limits = _limit_threads(threads)
+        conn.send(("ready",))
+    except BaseException:
+        conn.send(("error", traceback.format_exc()))
+        return
+    while True:
+        cmd = conn.recv()
+        try:
+            if cmd[0] == "quit":
+                return
+            if cmd[0] == "epochs":
+                start = time.perf_counter()
+                losses = sys_.run(cmd[1])
+                elapsed = time.perf_counter() - start
+                conn.send(("ok", elapsed, losses))
+            elif cmd[0] == "check":
+                per_batch = sys_.batch_losses()
+                fresh = make()
+                fresh.setup(wl, dtype, X, y, params)
+                mean = fresh.run(1)[0]
+                conn.send(("ok", None if per_batch is None else [float(v) for v in per_batch],
+                           float(mean)))
+            else:
+                conn.send(("error", f"unknown command {cmd!r}"))
+        except BaseException:
+            conn.send(("error", traceback.format_exc()))

@@ -14,7 +14,7 @@ from pathlib import Path
 import jinja2
 import sympy as sp
 
-from derive import calculus
+from derive import calculus, optimizers, symbols
 from derive.initializers import INITIALIZERS
 from derive.model import build_ir
 from derive.optimizers import OPTIMIZERS
@@ -23,6 +23,10 @@ from derive.spec import load_spec
 from .printer import kernel_code
 
 VERSION = "0.1.0"
+# A BLAS call costs about as much as a few hundred multiply-adds in a plain loop: a
+# layer whose products at the spec's batch size have at most this many multiply-adds
+# gets loops as well, used whenever a product is that small at run time.
+SMALL_GEMM = 4096
 TEMPLATES = Path(__file__).parent / "templates"
 
 
@@ -72,27 +76,110 @@ def _loss_context(ir):
     return ctx
 
 
+def _decide(expr, values, flags, decided):
+    """expr with every condition on hyper-parameters alone decided by `values`: each
+    such atom (a relation between hyper-parameters and numbers, or a boolean flag) is
+    replaced by its truth value and recorded in `decided` (atom -> bool); conditions on
+    anything else (the step count t, per-element values) stay, with their decided parts
+    substituted."""
+    if isinstance(expr, sp.Piecewise):
+        pieces = []
+        for e, c in expr.args:
+            if c not in (sp.true, sp.false):
+                atoms = [r for r in c.atoms(sp.core.relational.Relational)
+                         if r.free_symbols <= set(values)]
+                atoms += [f for f in c.free_symbols if f in flags]
+                subs = {}
+                for atom in atoms:
+                    value = atom.subs(values)
+                    if value not in (sp.true, sp.false):
+                        raise ValueError(f"cannot decide {atom} at {values}")
+                    decided.setdefault(atom, value == sp.true)
+                    subs[atom] = value
+                c = c.xreplace(subs)
+            if c == sp.false:
+                continue
+            pieces.append((_decide(e, values, flags, decided), c))
+            if c == sp.true:
+                break
+        if len(pieces) == 1 and pieces[0][1] == sp.true:
+            return pieces[0][0]
+        return sp.Piecewise(*pieces)
+    if not expr.args:
+        return expr
+    args = [_decide(a, values, flags, decided) for a in expr.args]
+    return expr if all(x is y for x, y in zip(args, expr.args)) else expr.func(*args)
+
+
+def _element_loop(assignments, rule, hypers):
+    """Printed code of one element loop and what it needs: identity assignments
+    dropped; a state loaded only where an expression reads it and stored only where
+    it is assigned; the per-step scalars, and the hyper-parameters (double precision
+    for the scalars, the module's dtype in the loop), only where something reads them."""
+    code, reads, writes = [], set(), set()
+    for target, expr in assignments:
+        if expr == target:
+            continue
+        code.append((target.name, kernel_code(expr)))
+        reads |= expr.free_symbols
+        writes.add(target)
+    scalars, double_reads = [], set()
+    for sym, expr in reversed(rule.scalars):       # a scalar may use an earlier one
+        if sym in reads or sym in double_reads:
+            scalars.append(sym.name)
+            double_reads |= expr.free_symbols
+    return dict(code=code, loads=[s.name for s in rule.states if s in reads],
+                stores=[s.name for s in rule.states if s in writes],
+                scalars=scalars[::-1],
+                scalar_casts=[sym.name for sym, _ in rule.scalars if sym in reads],
+                hyper_doubles=[h for h in hypers if h["symbol"] in reads | double_reads],
+                hyper_casts=[h for h in hypers if h["symbol"] in reads],
+                lr=optimizers.lr in reads)
+
+
+def _optimizer_variants(ir, opt, hypers):
+    """The element loop specialised to the spec's case (every condition on the
+    hyper-parameters alone decided by the spec's values) and the general loop, with
+    the test of the spec's case (printed code and text). Runtime overrides keep
+    working: a case the spec does not have runs the general loop."""
+    rule = opt.rule
+    flags = set(ir.optimizer.flags)
+    values = {s: ((sp.true if v else sp.false) if s in flags else sp.Float(v))
+              for s, v in zip(ir.optimizer.runtime_symbols, ir.optimizer.runtime_values)}
+    decided = {}
+    special = [(target, _decide(expr, values, flags, decided)) for target, expr in rule.element]
+    tests = []
+    for atom, v in decided.items():
+        code = kernel_code(atom) if v else f"not {kernel_code(atom)}"
+        if code not in tests:
+            tests.append(code)
+    return dict(special=_element_loop(special, rule, hypers),
+                general=_element_loop(rule.element, rule, hypers) if decided else None,
+                case_test=" and ".join(tests) or "True",
+                case=", ".join(f"{_formula(a)} is {v}" for a, v in decided.items()))
+
+
 def _optimizer_context(ir):
     opt = OPTIMIZERS[ir.optimizer.name]
     rule = opt.rule
     hypers, index = [], 0
-    bool_symbols = set()
+    flags = set(ir.optimizer.flags)
     for h in opt.hyperparameters:
         for s in h.symbols:
-            hypers.append(dict(name=s.name, index=index))
+            hypers.append(dict(name=s.name, index=index, flag=s in flags, symbol=s))
             index += 1
-            if h.kind == "bool":
-                bool_symbols.add(s)
-    scalar_syms = [s for s, _ in rule.scalars]
-    element_args = ["lr"] + [h["name"] for h in hypers] + [s.name for s in scalar_syms] + ["t"]
-    element_call = (["DT(lr)"]
-                    + [(f"{h['name']} != 0" if sp.Symbol(h["name"]) in {sp.Symbol(b.name) for b in bool_symbols}
-                        else f"DT({h['name']})") for h in hypers]
-                    + [f"DT({s.name})" for s in scalar_syms] + ["t"])
     defaults = {h.name: (tuple(h.default) if h.kind == "pair" else h.default)
                 for h in opt.hyperparameters}
     defaults.update({k: v for k, v in ir.optimizer.values.items()})
     rules = {h.name: (h.kind, h.minimum, h.below) for h in opt.hyperparameters}
+    # per-step scalars are computed in double precision (as torch does), from the
+    # double-precision hyper-parameters: those names carry a trailing underscore
+    doubles = {s: f"{s.name}_" for s in opt.runtime_symbols}
+    doubles[optimizers.lr] = "lr_"
+    scalar_code = []
+    for s, e in rule.scalars:
+        scalar_code.append((s.name, kernel_code(e, const="{}", names=doubles)))
+        doubles[s] = f"{s.name}_"
     return dict(
         name=opt.name, title=opt.title, doc=opt.doc, hypers=hypers,
         hyper_order=[h.name for h in opt.hyperparameters if h.symbols],
@@ -101,10 +188,9 @@ def _optimizer_context(ir):
         states=[s.name for s in rule.states],
         state_initial={s.name: h for s, h in rule.initial},
         scalar_formulas=[(s.name, _formula(e)) for s, e in rule.scalars],
-        scalar_code=[(s.name, kernel_code(e, const="{}")) for s, e in rule.scalars],
+        scalar_code=dict(scalar_code),
         element_formulas=[(s.name, _formula(e)) for s, e in rule.element],
-        element_code=[(s.name, kernel_code(e)) for s, e in rule.element],
-        element_args=element_args, element_call=element_call,
+        **_optimizer_variants(ir, opt, hypers),
     )
 
 
@@ -123,13 +209,18 @@ def build_context(spec):
         if key not in acts:
             acts[key] = dict(_activation_context(key, act), formula_src=act.definition)
         keys[layer.index] = key
+    n = len(ir.layers)
+    batch = spec.training.batch_size
     layers = [dict(index=l.index, n_in=l.n_in, n_out=l.n_out, act=keys[l.index],
                    # a formula is shown as SymPy prints it, never as the spec's text
                    act_name=l.activation.name if l.activation.name != "formula"
                    else _formula(l.activation.definition.subs(calculus.z, calculus.x)),
-                   a_prev="X" if l.index == 1 else f"A{l.index - 1}")
+                   a_prev="X" if l.index == 1 else f"A{l.index - 1}",
+                   # Z is kept where the loss (output layer) or the backward pass reads it
+                   store_z=l.index == n or l.activation.vector or l.activation.needs_z,
+                   # products this small at the spec's batch size run as loops, not BLAS
+                   small=batch * l.n_in * l.n_out <= SMALL_GEMM)
               for l in ir.layers]
-    n = len(layers)
     params = [f"{p}{l['index']}" for l in layers for p in ("W", "b")]
     out = ir.layers[-1].activation
     task = ("regression" if not ir.loss.classification
@@ -144,7 +235,7 @@ def build_context(spec):
             k: None for k in ("target_loss", "patience") if k not in spec_dict["training"]},
             sort_dicts=False, width=88),
         dtype=spec.dtype, inputs=spec.inputs, layers=layers,
-        activations=[acts[k] for k in sorted(acts)],
+        activations=[acts[k] for k in sorted(acts)], act_by_key=acts, small_gemm=SMALL_GEMM,
         loss=_loss_context(ir), optimizer=opt_ctx, task=task,
         param_names=params,
         param_shapes=[s for l in ir.layers for s in ((l.n_in, l.n_out), (l.n_out,))],
@@ -161,6 +252,12 @@ def build_context(spec):
         d_slices=", ".join(f"D{i}[:m]" for i in range(1, n + 1)),
         grad_args=", ".join(f"g{p}" for p in params),
         state_args=[f"{s}_{p}" for s in opt_ctx["states"] for p in params],
+        # what _epoch takes after its settings, in _EpochWork's order
+        work_args=["P", "G"]
+        + [name for l in layers for name in (f"W{l['index']}", f"b{l['index']}",
+                                              f"gW{l['index']}", f"gb{l['index']}")]
+        + [f"S_{s}" for s in opt_ctx["states"]] + ["bounds"]
+        + [f"{v}{l['index']}" for l in layers for v in (("Z", "A", "D") if l["store_z"] else ("A", "D"))],
     )
 
 

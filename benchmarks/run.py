@@ -223,17 +223,25 @@ def run_timing(ctx, wl, systems, rows, reps, target_s, settle):
 
 
 def ratios(timing):
-    """Each system's speed relative to the peers (>1: faster) and its share of the floor."""
-    def med(name):
-        return timing.get(name, {}).get("median_epoch_s")
+    """Each system's speed relative to the peers (>1: faster) and its share of the floor:
+    the median over repetitions of the ratio within each repetition (the systems of one
+    repetition run back to back, so a slow stretch of the machine cancels out)."""
+    def paired(peer, name):
+        a, b = timing.get(peer, {}).get("epoch_s"), timing[name].get("epoch_s")
+        if not a or not b:
+            return None
+        return statistics.median(x / y for x, y in zip(a, b))
     for name, res in timing.items():
         if "median_epoch_s" not in res:
             continue
         for peer in ("torch", "jax_scan"):
-            if med(peer):
-                res[f"x_{peer}"] = med(peer) / res["median_epoch_s"]
-        if med("floor") and name != "floor":
-            res["floor_share"] = med("floor") / res["median_epoch_s"]
+            r = paired(peer, name)
+            if r is not None:
+                res[f"x_{peer}"] = r
+        if name != "floor":
+            r = paired("floor", name)
+            if r is not None:
+                res["floor_share"] = r
 
 
 # ------------------------------------------------------------------ output
@@ -337,13 +345,15 @@ def main(argv=None):
                     help=f"systems (default: all of {', '.join(ORDER)})")
     ap.add_argument("--reps", type=int, default=None, help="timed repetitions per system (default 7; quick 3)")
     ap.add_argument("--target-s", type=float, default=None,
-                    help="seconds per repetition: short epochs are repeated (default 0.5; quick 0.15)")
+                    help="seconds per repetition: a system runs as many epochs per repetition "
+                         "(one fit call for gradgen) as take about this long (default 1.5; quick 0.3)")
     ap.add_argument("--rows", type=int, default=None,
                     help="train on the first ROWS rows only (W2/W3 have 60000; quick: 12000)")
     ap.add_argument("--check-rows", type=int, default=None,
                     help="rows for the float64 check (default: all; quick: 2048)")
-    ap.add_argument("--settle", type=float, default=0.1,
-                    help="pause before each timed call, so other processes' spinning threads sleep")
+    ap.add_argument("--settle", type=float, default=1.0,
+                    help="pause before each timed call (s): an idle worker's BLAS threads spin for "
+                         "a few tenths of a second after its last call, on the cores the next needs")
     ap.add_argument("--quick", action="store_true", help="fewer repetitions and rows: a rough pass")
     ap.add_argument("--no-check", action="store_true", help="skip the float64 check")
     ap.add_argument("--startup", choices=("yes", "no", "auto"), default="auto",
@@ -352,7 +362,7 @@ def main(argv=None):
     ap.add_argument("--json", metavar="PATH", help="write every number to PATH as JSON")
     args = ap.parse_args(argv)
     reps = args.reps or (3 if args.quick else 7)
-    target_s = args.target_s or (0.15 if args.quick else 0.5)
+    target_s = args.target_s or (0.3 if args.quick else 1.5)
 
     ctx = mp.get_context("spawn")
     report = {"machine": machine(), "options": vars(args) | {"reps": reps, "target_s": target_s},

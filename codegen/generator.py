@@ -111,27 +111,53 @@ def _decide(expr, values, flags, decided):
     return expr if all(x is y for x, y in zip(args, expr.args)) else expr.func(*args)
 
 
-def _element_loop(assignments, rule, hypers):
+def _hoist_reciprocals(assignments, invariant):
+    """Per element, x / c with c loop-invariant (made of hyper-parameters, per-step
+    scalars and t) -> x * r, where r = 1/c becomes a per-step scalar (computed in
+    double precision, as the other scalars): a multiply per element instead of a
+    divide, the slowest vector instruction (Adam's sqrt(v)/sqrt(bias_correction2)).
+    Returns the rewritten assignments and [(r, 1/c)] in order."""
+    hoisted = {}
+
+    def is_reciprocal(e):
+        return (isinstance(e, sp.Pow) and e.exp.is_negative and bool(e.free_symbols)
+                and e.free_symbols <= invariant)
+
+    def name(e):
+        if e not in hoisted:
+            hoisted[e] = sp.Symbol(f"reciprocal{len(hoisted) + 1}", positive=True)
+        return hoisted[e]
+    out = [(target, expr.replace(is_reciprocal, name)) for target, expr in assignments]
+    return out, [(r, e) for e, r in hoisted.items()]
+
+
+def _element_loop(assignments, rule, hypers, doubles):
     """Printed code of one element loop and what it needs: identity assignments
     dropped; a state loaded only where an expression reads it and stored only where
-    it is assigned; the per-step scalars, and the hyper-parameters (double precision
-    for the scalars, the module's dtype in the loop), only where something reads them."""
+    it is assigned; divisions by loop invariants hoisted (_hoist_reciprocals); the
+    per-step scalars, and the hyper-parameters (double precision for the scalars, the
+    module's dtype in the loop), only where something reads them."""
+    invariant = {h["symbol"] for h in hypers} | {s for s, _ in rule.scalars} | {optimizers.lr, symbols.t}
+    assignments, hoisted = _hoist_reciprocals(
+        [(target, expr) for target, expr in assignments if expr != target], invariant)
     code, reads, writes = [], set(), set()
     for target, expr in assignments:
-        if expr == target:
-            continue
         code.append((target.name, kernel_code(expr)))
         reads |= expr.free_symbols
         writes.add(target)
     scalars, double_reads = [], set()
-    for sym, expr in reversed(rule.scalars):       # a scalar may use an earlier one
+    for sym, expr in reversed(list(rule.scalars) + hoisted):     # a scalar may use an earlier one
         if sym in reads or sym in double_reads:
-            scalars.append(sym.name)
+            scalars.append(sym)
             double_reads |= expr.free_symbols
+    scalars = scalars[::-1]
+    names = {**doubles, **{s: f"{s.name}_" for s in scalars}}
+    every = dict(list(rule.scalars) + hoisted)
     return dict(code=code, loads=[s.name for s in rule.states if s in reads],
                 stores=[s.name for s in rule.states if s in writes],
-                scalars=scalars[::-1],
-                scalar_casts=[sym.name for sym, _ in rule.scalars if sym in reads],
+                scalar_code=[(s.name, kernel_code(every[s], const="{}", names=names)) for s in scalars],
+                scalar_casts=[s.name for s in scalars if s in reads],
+                hoisted=[(r.name, _formula(e)) for r, e in hoisted],
                 hyper_doubles=[h for h in hypers if h["symbol"] in reads | double_reads],
                 hyper_casts=[h for h in hypers if h["symbol"] in reads],
                 lr=optimizers.lr in reads)
@@ -153,8 +179,10 @@ def _optimizer_variants(ir, opt, hypers):
         code = kernel_code(atom) if v else f"not {kernel_code(atom)}"
         if code not in tests:
             tests.append(code)
-    return dict(special=_element_loop(special, rule, hypers),
-                general=_element_loop(rule.element, rule, hypers) if decided else None,
+    doubles = {s: f"{s.name}_" for s in opt.runtime_symbols}
+    doubles[optimizers.lr] = "lr_"
+    return dict(special=_element_loop(special, rule, hypers, doubles),
+                general=_element_loop(rule.element, rule, hypers, doubles) if decided else None,
                 case_test=" and ".join(tests) or "True",
                 case=", ".join(f"{_formula(a)} is {v}" for a, v in decided.items()))
 
@@ -172,14 +200,6 @@ def _optimizer_context(ir):
                 for h in opt.hyperparameters}
     defaults.update({k: v for k, v in ir.optimizer.values.items()})
     rules = {h.name: (h.kind, h.minimum, h.below) for h in opt.hyperparameters}
-    # per-step scalars are computed in double precision (as torch does), from the
-    # double-precision hyper-parameters: those names carry a trailing underscore
-    doubles = {s: f"{s.name}_" for s in opt.runtime_symbols}
-    doubles[optimizers.lr] = "lr_"
-    scalar_code = []
-    for s, e in rule.scalars:
-        scalar_code.append((s.name, kernel_code(e, const="{}", names=doubles)))
-        doubles[s] = f"{s.name}_"
     return dict(
         name=opt.name, title=opt.title, doc=opt.doc, hypers=hypers,
         hyper_order=[h.name for h in opt.hyperparameters if h.symbols],
@@ -188,7 +208,6 @@ def _optimizer_context(ir):
         states=[s.name for s in rule.states],
         state_initial={s.name: h for s, h in rule.initial},
         scalar_formulas=[(s.name, _formula(e)) for s, e in rule.scalars],
-        scalar_code=dict(scalar_code),
         element_formulas=[(s.name, _formula(e)) for s, e in rule.element],
         **_optimizer_variants(ir, opt, hypers),
     )

@@ -1,7 +1,7 @@
 """The fast paths of the generated training code compute what the plain ones do.
 
 - the optimizer loop specialised to the spec's case (_update, via _epoch) and the
-  general loop (_update_any, via _epoch_any, taken for runtime overrides) give
+  general loop (_update_any, which _epoch takes for runtime overrides) give
   bit-identical trajectories;
 - a shuffled epoch (rows gathered chunk by chunk) equals the same rows permuted
   beforehand and read in place; an epoch with a smaller last batch equals the

@@ -4,6 +4,7 @@ The context holds printed code and the formula each kernel computes (for its
 docstring); the templates only arrange loops and calls. Output is
 deterministic: the same spec gives a byte-identical file.
 """
+import functools
 import hashlib
 import os
 import pprint
@@ -20,7 +21,7 @@ from derive.model import build_ir
 from derive.optimizers import OPTIMIZERS
 from derive.spec import load_spec
 
-from .printer import kernel_code
+from .printer import helper_sources, kernel_code
 
 VERSION = "0.1.0"
 # A BLAS call costs about as much as a few hundred multiply-adds in a plain loop: a
@@ -48,31 +49,33 @@ def _env():
     return env
 
 
-def _activation_context(key, act):
+def _activation_context(key, act, dtype):
+    code = functools.partial(kernel_code, dtype=dtype)
     if act.vector:
         e_j, a_j, _ = calculus.stable_softmax(act.definition)
         return dict(key=key, vector=True, formula=_formula(act.definition),
                     shifted_formula=_formula(e_j), out_formula=_formula(a_j),
-                    shifted_code=kernel_code(e_j), out_code=kernel_code(a_j))
+                    shifted_code=code(e_j), out_code=code(a_j))
     syms = act.backward.free_symbols
     return dict(key=key, vector=False, formula=_formula(act.definition),
-                forward_code=kernel_code(act.definition),
+                forward_code=code(act.definition),
                 dz_formula=_formula(act.dz), backward_formula=_formula(act.backward),
-                backward_code=kernel_code(act.backward),
+                backward_code=code(act.backward),
                 uses_a=calculus.a in syms, uses_z=calculus.z in syms)
 
 
-def _loss_context(ir):
+def _loss_context(ir, dtype):
     loss, out = ir.loss, ir.layers[-1].activation
+    code = functools.partial(kernel_code, dtype=dtype)
     ctx = dict(name=loss.name, term_formula=_formula(loss.term), mean_over=loss.mean_over,
                value_formula=_formula(loss.value), delta_formula=_formula(loss.delta),
-               value_code=kernel_code(loss.value), delta_code=kernel_code(loss.delta),
+               value_code=code(loss.value), delta_code=code(loss.delta),
                row_sum_formula=_formula(loss.row_sum) if loss.row_sum is not None else "",
-               row_sum_code=kernel_code(loss.row_sum) if loss.row_sum is not None else "",
+               row_sum_code=code(loss.row_sum) if loss.row_sum is not None else "",
                needs_lse="lse" in loss.value_uses, shifted_code="", lse_code="")
     if ctx["needs_lse"]:
         e_j, _, lse_expr = calculus.stable_softmax(out.definition)
-        ctx.update(shifted_code=kernel_code(e_j), lse_code=kernel_code(lse_expr))
+        ctx.update(shifted_code=code(e_j), lse_code=code(lse_expr))
     return ctx
 
 
@@ -226,7 +229,7 @@ def build_context(spec):
                 if other.get("formula_src") == act.definition:
                     key = other_key
         if key not in acts:
-            acts[key] = dict(_activation_context(key, act), formula_src=act.definition)
+            acts[key] = dict(_activation_context(key, act, spec.dtype), formula_src=act.definition)
         keys[layer.index] = key
     n = len(ir.layers)
     batch = spec.training.batch_size
@@ -245,6 +248,8 @@ def build_context(spec):
     task = ("regression" if not ir.loss.classification
             else "multiclass" if out.vector else "binary")
     opt_ctx = _optimizer_context(ir)
+    loss_ctx = _loss_context(ir, spec.dtype)
+    printed = [v for ctx in [loss_ctx, *acts.values()] for k, v in ctx.items() if k.endswith("_code")]
     inits = sorted({l.init for l in spec.layers})
     spec_dict = spec.to_dict()
     return dict(
@@ -255,7 +260,8 @@ def build_context(spec):
             sort_dicts=False, width=88),
         dtype=spec.dtype, inputs=spec.inputs, layers=layers,
         activations=[acts[k] for k in sorted(acts)], act_by_key=acts, small_gemm=SMALL_GEMM,
-        loss=_loss_context(ir), optimizer=opt_ctx, task=task,
+        loss=loss_ctx, optimizer=opt_ctx, task=task,
+        helpers=helper_sources(printed, "@njit(**_INNER)"),
         param_names=params,
         param_shapes=[s for l in ir.layers for s in ((l.n_in, l.n_out), (l.n_out,))],
         layer_activations=[l["act_name"] for l in layers],

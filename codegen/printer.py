@@ -18,6 +18,12 @@ Printing decisions (not derivation changes):
   overflow, finite for every real u; the error is within a few units in the last
   place of 1 (absolute), as tanh's values near +-1 are; near u = 0 the relative
   error grows as 1 - exp(-2|u|) cancels (about 1e-9 at |u| = 1e-7 in float64).
+  That is the float64 form. In float32 kernels tanh(u) prints as _tanh_f32(u), a
+  helper (tanh_f32_source) with Eigen's 13/6 rational minimax approximation, the one
+  XLA and JAX use: no exp at all, so a layer's loop vectorises (W1's step 25 %
+  faster), and it is the more accurate of the two in float32 (at most 6 ulp from
+  tanh over every float32, against 500 ulp near u = 1e-3 for the exp form, whose
+  1 - exp(-2|u|) cancels).
 Each rewrite is an identity for real arguments (tests/test_stability.py and
 tests/test_printer_rewrites.py check them).
 """
@@ -32,7 +38,7 @@ class PrintError(ValueError):
 
 _ALLOWED = {"exp", "log", "sqrt", "Abs", "sin", "cos", "tan", "sinh", "cosh", "tanh",
             "asinh", "acosh", "atanh", "atan", "asin", "acos", "erf", "erfc", "Max", "Min",
-            "Heaviside", "sign", "Piecewise", "log1p", "expm1"}
+            "Heaviside", "sign", "Piecewise", "log1p", "expm1", "tanh_f32"}
 
 
 def stable_softplus(expr):
@@ -137,9 +143,62 @@ def exp_tanh(expr):
     return expr.replace(lambda e: isinstance(e, sp.tanh), rewrite)
 
 
-def stable_form(expr):
-    """The expression as printed: the printing rewrites above, in order."""
-    return exp_tanh(use_erfc(use_expm1(stable_logistic(stable_softplus(sp.sympify(expr))))))
+class tanh_f32(sp.Function):
+    """tanh(u) in a float32 kernel: printed as a call of the helper _tanh_f32."""
+    nargs = 1
+
+
+# Eigen's generic_fast_tanh_float: tanh(x) ~ x*P(x**2)/Q(x**2) on x clamped to
+# +-TANH_F32_CLAMP (beyond it tanh rounds to +-1 in float32, and there the rational
+# is exactly 1, never above), and x itself below TANH_F32_TINY.
+TANH_F32_CLAMP = 7.90531110763549805
+TANH_F32_TINY = 0.0004
+TANH_F32_P = (4.89352455891786e-03, 6.37261928875436e-04, 1.48572235717979e-05,
+              5.12229709037114e-08, -8.60467152213735e-11, 2.00018790482477e-13,
+              -2.76076847742355e-16)            # coefficients of x**0, x**2, ... in P
+TANH_F32_Q = (4.89352518554385e-03, 2.26843463243900e-03, 1.18534705686654e-04,
+              1.19825839466702e-06)             # of x**0, x**2, ... in Q
+
+
+def _horner(coefficients, x2):
+    """c0 + x2*(c1 + x2*(c2 + ...)) with SymPy Floats, unexpanded."""
+    out = sp.Float(coefficients[-1], 17)
+    for c in reversed(coefficients[:-1]):
+        out = sp.Add(sp.Float(c, 17), sp.Mul(x2, out, evaluate=False), evaluate=False)
+    return out
+
+
+def tanh_f32_source(decorator):
+    """The helper _tanh_f32(u) that float32 kernels call for tanh(u): statements
+    around the two printed polynomials, each a multiply-add chain."""
+    x2 = sp.Symbol("x2")
+    p, q = (KernelPrinter().doprint(_horner(c, x2)) for c in (TANH_F32_P, TANH_F32_Q))
+    clamp, tiny = (KernelPrinter().doprint(sp.Float(v, 17)) for v in (TANH_F32_CLAMP, TANH_F32_TINY))
+    return (f"{decorator}\n"
+            "def _tanh_f32(u):\n"
+            '    """tanh(u) in float32 without exp, so that loops over it vectorise: Eigen\'s\n'
+            "    13/6 rational minimax approximation x*P(x**2)/Q(x**2), x = u clamped to\n"
+            f"    +-{TANH_F32_CLAMP!r} (beyond it tanh(u) rounds to +-1), and u itself for\n"
+            f"    |u| < {TANH_F32_TINY!r}. Within 6 float32 ulp of tanh (tests/test_tanh_rewrite.py).\"\"\"\n"
+            f"    x = min(max(u, -{clamp}), {clamp})\n"
+            "    x2 = x * x\n"
+            f"    p = x * ({p})\n"
+            f"    q = {q}\n"
+            f"    return u if abs(u) < {tiny} else p / q\n")
+
+
+def helper_sources(codes, decorator):
+    """The sources of the helpers that printed code (strings) calls."""
+    return [tanh_f32_source(decorator)] if any("_tanh_f32(" in c for c in codes) else []
+
+
+def stable_form(expr, dtype="float64"):
+    """The expression as printed: the printing rewrites above, in order; tanh in a
+    float32 kernel becomes tanh_f32 instead of the exp form."""
+    expr = use_erfc(use_expm1(stable_logistic(stable_softplus(sp.sympify(expr)))))
+    if dtype == "float32":
+        return expr.replace(lambda e: isinstance(e, sp.tanh), lambda e: tanh_f32(e.args[0]))
+    return exp_tanh(expr)
 
 
 class KernelPrinter(PythonCodePrinter):
@@ -240,17 +299,20 @@ class KernelPrinter(PythonCodePrinter):
     def _print_expm1(self, e):
         return f"math.expm1({self._print(e.args[0])})"
 
+    def _print_tanh_f32(self, e):
+        return f"_tanh_f32({self._print(e.args[0])})"
+
     def _print_Function(self, e):
         raise PrintError(f"no kernel code for the function {e.func.__name__}")
 
-    def doprint_checked(self, expr):
-        expr = stable_form(expr)
+    def doprint_checked(self, expr, dtype="float64"):
+        expr = stable_form(expr, dtype)
         for f in expr.atoms(sp.Function):
             if type(f).__name__ not in _ALLOWED:
                 raise PrintError(f"no kernel code for {type(f).__name__} in {expr}")
         return self.doprint(expr)
 
 
-def kernel_code(expr, const="DT({})", names=None):
-    """Print one scalar expression for a jitted kernel."""
-    return KernelPrinter(const, names).doprint_checked(expr)
+def kernel_code(expr, const="DT({})", names=None, dtype="float64"):
+    """Print one scalar expression for a jitted kernel of a `dtype` module."""
+    return KernelPrinter(const, names).doprint_checked(expr, dtype)

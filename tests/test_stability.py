@@ -30,7 +30,7 @@ from helpers import (  # noqa: E402
     torch_forward, torch_grads,
 )
 from codegen.printer import (  # noqa: E402
-    kernel_code, stable_form, stable_logistic, use_erfc, use_expm1,
+    helper_sources, kernel_code, stable_form, stable_logistic, use_erfc, use_expm1,
 )
 from derive.activations import ACTIVATIONS  # noqa: E402
 from derive.losses import LOSSES  # noqa: E402
@@ -125,8 +125,10 @@ GRID = np.unique(np.concatenate([
 def _compiled(name, dtype):
     """The activation's forward and backward code, as printed, in jitted loops over z."""
     ir = activation_ir(name)
-    src = (f"@njit\ndef forward(z):\n    return {kernel_code(ir.definition)}\n"
-           f"@njit\ndef backward(z, a):\n    return {kernel_code(ir.backward)}\n"
+    forward, backward = (kernel_code(e, dtype=dtype) for e in (ir.definition, ir.backward))
+    src = ("".join(helper_sources([forward, backward], "@njit"))
+           + f"@njit\ndef forward(z):\n    return {forward}\n"
+           f"@njit\ndef backward(z, a):\n    return {backward}\n"
            "@njit\ndef run(zs, fo, bo):\n"
            "    for i in range(zs.shape[0]):\n"
            "        fo[i] = forward(zs[i])\n"

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import io
 import math
-import os
 import re
-from pathlib import Path
+
+from .files import write_atomic
 
 CHARTS = ("performance", "activations", "optimizers", "learning_rates")
 TITLES = {
@@ -201,16 +201,11 @@ def svg(fig, chart_id):
 def png(fig, path, dpi=110):
     """Write the figure as a PNG (Agg), atomically; returns the path."""
     matplotlib, _ = _mpl()
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
+
+    def save(tmp):
         with matplotlib.rc_context(_RC):
             fig.savefig(tmp, format="png", dpi=dpi)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
+    return write_atomic(path, save)
 
 
 def draw(name, data):

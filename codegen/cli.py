@@ -13,6 +13,7 @@ from pathlib import Path
 from derive.errors import FormulaError, SpecError
 
 from .data import DataError
+from .files import write_atomic
 from .generator import EditedByHandError
 
 EXIT_USAGE = 2
@@ -80,7 +81,7 @@ def cmd_derive(args):
     else:
         text = d.text()
     if args.output:
-        Path(args.output).write_text(text)
+        write_atomic(args.output, text)
         print(args.output)
     else:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
@@ -145,7 +146,7 @@ def cmd_train(args):
     trainer.save(out / "params.npz")
     record = history.as_dict() | {"test_score": test_score, "train_score": train_score,
                                    "metric": metric, "seconds": elapsed}
-    _write_atomic(out / "history.json", json.dumps(record, indent=2))
+    write_atomic(out / "history.json", json.dumps(record, indent=2))
     print(f"saved parameters to {out / 'params.npz'} and history to {out / 'history.json'}")
     _save_history_png(history.as_dict(), out / "history.png")
     if interrupted:
@@ -188,12 +189,6 @@ def cmd_report(args):
     for png in pngs:
         print(f"chart: {png}")
     return 0
-
-
-def _write_atomic(path, text):
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 COMMANDS = {"derive": cmd_derive, "generate": cmd_generate, "train": cmd_train, "check": cmd_check,

@@ -9,7 +9,6 @@ import hashlib
 import os
 import pprint
 import re
-import tempfile
 from pathlib import Path
 
 import jinja2
@@ -21,6 +20,7 @@ from derive.model import build_ir
 from derive.optimizers import OPTIMIZERS
 from derive.spec import load_spec
 
+from .files import write_atomic
 from .printer import helper_sources, kernel_code
 
 VERSION = "0.1.0"
@@ -36,6 +36,7 @@ def _formula(expr):
     return sp.sstr(expr).replace("Heaviside(", "H(")
 
 
+@functools.lru_cache(maxsize=None)       # templates compile once per process, not per render
 def _env():
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES)),
@@ -72,46 +73,13 @@ def _loss_context(ir, dtype):
                value_code=code(loss.value), delta_code=code(loss.delta),
                row_sum_formula=_formula(loss.row_sum) if loss.row_sum is not None else "",
                row_sum_code=code(loss.row_sum) if loss.row_sum is not None else "",
-               needs_lse="lse" in loss.value_uses, shifted_code="", lse_code="")
+               needs_lse="lse" in loss.value_uses, lse_code="")
     if ctx["needs_lse"]:
-        e_j, _, lse_expr = calculus.stable_softmax(out.definition)
-        ctx.update(shifted_code=code(e_j), lse_code=code(lse_expr))
+        # only a softmax output's loss reads lse (derive.model.loss_ir), from the zmax and
+        # total its own row kernel (_act_<key>_row) returns
+        assert out.vector, loss.name
+        ctx.update(lse_code=code(calculus.stable_softmax(out.definition)[2]))
     return ctx
-
-
-def _decide(expr, values, flags, decided):
-    """expr with every condition on hyper-parameters alone decided by `values`: each
-    such atom (a relation between hyper-parameters and numbers, or a boolean flag) is
-    replaced by its truth value and recorded in `decided` (atom -> bool); conditions on
-    anything else (the step count t, per-element values) stay, with their decided parts
-    substituted."""
-    if isinstance(expr, sp.Piecewise):
-        pieces = []
-        for e, c in expr.args:
-            if c not in (sp.true, sp.false):
-                atoms = [r for r in c.atoms(sp.core.relational.Relational)
-                         if r.free_symbols <= set(values)]
-                atoms += [f for f in c.free_symbols if f in flags]
-                subs = {}
-                for atom in atoms:
-                    value = atom.subs(values)
-                    if value not in (sp.true, sp.false):
-                        raise ValueError(f"cannot decide {atom} at {values}")
-                    decided.setdefault(atom, value == sp.true)
-                    subs[atom] = value
-                c = c.xreplace(subs)
-            if c == sp.false:
-                continue
-            pieces.append((_decide(e, values, flags, decided), c))
-            if c == sp.true:
-                break
-        if len(pieces) == 1 and pieces[0][1] == sp.true:
-            return pieces[0][0]
-        return sp.Piecewise(*pieces)
-    if not expr.args:
-        return expr
-    args = [_decide(a, values, flags, decided) for a in expr.args]
-    return expr if all(x is y for x, y in zip(args, expr.args)) else expr.func(*args)
 
 
 def _hoist_reciprocals(assignments, invariant):
@@ -172,11 +140,8 @@ def _optimizer_variants(ir, opt, hypers):
     the test of the spec's case (printed code and text). Runtime overrides keep
     working: a case the spec does not have runs the general loop."""
     rule = opt.rule
-    flags = set(ir.optimizer.flags)
-    values = {s: ((sp.true if v else sp.false) if s in flags else sp.Float(v))
-              for s, v in zip(ir.optimizer.runtime_symbols, ir.optimizer.runtime_values)}
-    decided = {}
-    special = [(target, _decide(expr, values, flags, decided)) for target, expr in rule.element]
+    decided = {}          # condition atom -> its value at the spec's hyper-parameters
+    special = [(target, ir.optimizer.specialised(expr, decided)) for target, expr in rule.element]
     tests = []
     for atom, v in decided.items():
         code = kernel_code(atom) if v else f"not {kernel_code(atom)}"
@@ -219,17 +184,15 @@ def _optimizer_context(ir):
 def build_context(spec):
     """Everything the templates need, from a validated spec."""
     ir = build_ir(spec)
-    acts, keys = {}, {}
+    acts, keys, key_of_definition = {}, {}, {}
     for layer in ir.layers:
         act = layer.activation
         key = act.name if act.name != "formula" else f"formula_{layer.index}"
-        if act.name == "formula":
-            # identical formulas share one kernel
-            for other_key, other in acts.items():
-                if other.get("formula_src") == act.definition:
-                    key = other_key
+        if act.name == "formula":      # a formula equal to an earlier layer's shares its kernel
+            key = key_of_definition.get(act.definition, key)
         if key not in acts:
-            acts[key] = dict(_activation_context(key, act, spec.dtype), formula_src=act.definition)
+            acts[key] = _activation_context(key, act, spec.dtype)
+            key_of_definition.setdefault(act.definition, key)
         keys[layer.index] = key
     n = len(ir.layers)
     batch = spec.training.batch_size
@@ -272,11 +235,8 @@ def build_context(spec):
         init_kinds={i: (INITIALIZERS[i].distribution, INITIALIZERS[i].bias) for i in inits},
         params_args=", ".join(params),
         za_args=", ".join(f"{v}{i}" for i in range(1, n + 1) for v in ("Z", "A")),
-        za_slices=", ".join(f"{v}{i}[:m]" for i in range(1, n + 1) for v in ("Z", "A")),
         d_args=", ".join(f"D{i}" for i in range(1, n + 1)),
-        d_slices=", ".join(f"D{i}[:m]" for i in range(1, n + 1)),
         grad_args=", ".join(f"g{p}" for p in params),
-        state_args=[f"{s}_{p}" for s in opt_ctx["states"] for p in params],
         # what _epoch takes after its settings, in _EpochWork's order
         work_args=["P", "G"]
         + [name for l in layers for name in (f"W{l['index']}", f"b{l['index']}",
@@ -337,13 +297,4 @@ def generate(spec, out_dir="generated", force=False):
             raise EditedByHandError(
                 f"{target}: edited by hand (its content no longer matches the hash in its "
                 "header); not overwritten. Use --force (force=True) to replace it")
-    fd, tmp = tempfile.mkstemp(prefix=f".{spec.name}-", suffix=".py", dir=out)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return target
+    return write_atomic(target, text)

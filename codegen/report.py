@@ -43,7 +43,8 @@ from derive.spec import load_spec
 
 from . import charts
 from .data import DataError, load_data, split
-from .generator import VERSION, generate
+from .files import write_atomic
+from .generator import TEMPLATES, VERSION, generate
 from .loader import import_generated
 
 DEFAULT_OPTIMIZERS = ("sgd", "adam", "rmsprop", "adagrad")
@@ -182,7 +183,7 @@ class Report:
         from derive.render_mathml import html_sections
 
         sections, fallbacks = html_sections(derive(self.spec))
-        env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(Path(__file__).parent / "templates")),
+        env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)),
                                  autoescape=True, undefined=jinja2.StrictUndefined,
                                  trim_blocks=True, lstrip_blocks=True)
         data_json = json.dumps(_json_safe(self.data), allow_nan=False).replace("</", "<\\/")
@@ -319,10 +320,7 @@ def write(report, output, png_dir=None):
     """Write the HTML (atomically) and, with png_dir, each chart as PNG; returns the paths."""
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
-    text = report.html()
-    tmp = output.with_name(f".{output.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(output)
+    write_atomic(output, report.html())
     pngs = report.write_pngs(png_dir) if png_dir is not None else []
     return output, pngs
 

@@ -11,8 +11,15 @@
   which SymPy's simplify does not apply on its own.
 - `logit_form`: a loss term with the output activation substituted and its
   logarithms expanded, so cross-entropies are evaluated from the logits.
+- `softmax_jacobian`, `vector_delta`: da_k/dz_j of a vector activation through its
+  outputs, and the chain-rule sum over k that gives the output delta.
+- `log_sum_exp_form`, `stable_softmax`: softmax and its log-sum-exp as evaluated
+  (shifted by the row's maximum), each checked equal to the definition.
+- `optional` / `time_limit`: an optional SymPy rewrite under a time limit, falling
+  back to the exact form.
 """
 import contextlib
+import functools
 import math
 import signal
 import threading
@@ -21,7 +28,7 @@ import sympy as sp
 
 from .symbols import A, K, Y, Z, a, j, k, x, z
 
-_NON_INVERTIBLE = (sp.Abs, sp.Max, sp.Min, sp.Piecewise, sp.Heaviside, sp.sign)
+_KINKS = (sp.Abs, sp.Max, sp.Min, sp.Piecewise, sp.Heaviside, sp.sign)   # non-invertible, kinked
 _PROBES = (-2.7, -1.3, -0.6, -0.05, 0.0, 0.04, 0.5, 1.1, 2.3, 3.1)
 
 
@@ -147,7 +154,7 @@ def _search_output_form(dz, f):
         all(not value.has(z) for pw in dz.atoms(sp.Piecewise) for value, _ in pw.args)
     if tests and stepwise and _same_sign_tests(f, tests):
         candidates.append(dz.subs(z, a))
-    if not f.has(*_NON_INVERTIBLE):
+    if not f.has(*_KINKS):
         try:
             inverses = sp.solve(sp.Eq(a, f), z)
         except (NotImplementedError, ValueError, TypeError):
@@ -283,7 +290,6 @@ def softmax_jacobian(definition):
     return jac
 
 
-_KINKED = (sp.Abs, sp.sign, sp.Heaviside, sp.Piecewise, sp.Max, sp.Min)
 _G = sp.IndexedBase("g", real=True)     # an opaque dL/da_k while the sum is simplified
 
 
@@ -293,7 +299,7 @@ def vector_delta(jacobian, dloss_k, targets_sum_to_one):
     A dL/da_k with kinks (mae's sign, huber's branches) is carried through the
     sum as an opaque g_k and put back afterwards: simplify would otherwise
     rewrite sign(u) as u/|u| under conditions on a_k, leaving k outside its sum."""
-    opaque = dloss_k.has(*_KINKED)
+    opaque = dloss_k.has(*_KINKS)
     factor = _G[k] if opaque else dloss_k
     total = sp.Sum(factor * jacobian, (k, 1, K))
     delta = split_sums(sift(total))
@@ -329,6 +335,7 @@ shifted = sp.Symbol("e", positive=True)
 row_total = sp.Symbol("total", positive=True)
 
 
+@functools.lru_cache(maxsize=None)      # the derivation and the generator both ask, per layer
 def stable_softmax(definition):
     """Unit j of softmax as computed: numerator and denominator times exp(-max z).
 

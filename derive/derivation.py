@@ -25,6 +25,8 @@ from .optimizers import LEARNING_RATE, OPTIMIZERS
 from .optimizers import lr as LR
 from .symbols import A, K, Y, Z, a, i, j, k, m, p, t, y, yhat, z
 
+N = sp.Symbol("N", positive=True, integer=True)     # the batch size
+
 __all__ = ["Derivation", "Math", "Code", "Para", "Row", "Equations", "Table", "Section"]
 
 
@@ -142,14 +144,11 @@ _OPTIMIZER_NAMES = {
     "square_avg": _sym("v"),
     "grad_avg": _sym(r"\bar{g}", "g_avg"),
     "state_sum": _sym(r"s"),
-    "sum": _sym(r"s"),
     "clr": _sym(r"\tilde{\eta}", "η~"),
     "bias_correction1": _sym(r"c_{1}", "c1"),
     "bias_correction2": _sym(r"c_{2}", "c2"),
     "step_size": _sym(r"\hat{\eta}", "η^"),
     "p": _sym(r"\theta", "θ"),
-    "g": _sym("g"),
-    "t": _sym("t"),
 }
 
 
@@ -159,15 +158,13 @@ def _fallback(name):
     return r"\mathrm{%s}" % name.replace("_", r"\_"), name
 
 
-def _unit_names(index="j", sup=""):
+def _unit_names():
     """Per-unit symbols of one element (a_j, z_j, y_j, yhat_j) in the output layer."""
-    tsup = f"^{sup}" if sup else ""
-    lsup = f"^{{{sup}}}" if sup else ""
     return {
-        "a": (f"a_{{{index}}}{lsup}", f"a_{index}{tsup}"),
-        "z": (f"z_{{{index}}}{lsup}", f"z_{index}{tsup}"),
-        "y": (f"y_{{{index}}}", f"y_{index}"),
-        "yhat": (rf"\hat{{y}}_{{{index}}}", f"ŷ_{index}"),
+        "a": ("a_{j}", "a_j"),
+        "z": ("z_{j}", "z_j"),
+        "y": ("y_{j}", "y_j"),
+        "yhat": (r"\hat{y}_{j}", "ŷ_j"),
         "s": _sym("s"),
         "lse": _sym(r"\operatorname{lse}", "lse"),
         "zmax": _sym(r"z_{\max}", "zmax"),
@@ -350,7 +347,6 @@ class Derivation:
 
     def _mean_factor(self):
         """1/M of the mean: 1/N (sum over a row's outputs, mean over rows) or 1/(N K)."""
-        N = sp.Symbol("N", positive=True, integer=True)
         if self.ir.loss.mean_over == "rows":
             return 1 / N
         return sp.Rational(1, self._out().n_out) / N
@@ -390,7 +386,6 @@ class Derivation:
                 _row(self._show(zl[j]), self._show(self._z_sum(l, i))),
                 _row(self._show(al[j]), applied, *definition_shown)))
         # the batch in matrix form
-        N = sp.Symbol("N", positive=True, integer=True)
         ones = sp.MatrixSymbol("ones", N, 1)
         rows = []
         for layer in ir.layers:
@@ -420,7 +415,6 @@ class Derivation:
                         "):"))]
         blocks.append(_rows(_row(_note(r"\ell\left(\hat{y}_{j}, y_{j}\right)", "ℓ(ŷ_j, y_j)"),
                                  self._show(loss.term, U))))
-        N = sp.Symbol("N", positive=True, integer=True)
         n = sp.Symbol("n", integer=True, positive=True)
         ell_b = sp.IndexedBase("ell")
         total = sp.Sum(sp.Sum(ell_b[n, j], (j, 1, out.n_out)), (n, 1, N))
@@ -505,7 +499,6 @@ class Derivation:
         loss, out = self.ir.loss, self._out()
         act, L = out.activation, out.index
         U = _unit_names()
-        prev = self._base("a", L - 1)
         w, b = self._base("w", L), self._base("b", L)
         names = {f"w{L}": _sym("w"), f"b{L}": _sym("b"), f"z{L}": _sym("z")}
         blocks = [Para(("For one sample, write ", _note("a_{j}", "a_j"), " and ", _note("z_{j}", "z_j"),
@@ -525,7 +518,7 @@ class Derivation:
                           "dℓ/da_j · da_j/dz_j · dz_j/dw_ij")
         blocks.append(_rows(_row(_note(r"\frac{\partial \ell}{\partial w_{ij}}", "dℓ/dw_ij"), chain)))
         # the factors, each derived
-        z_m = sp.Sum(w[m, j] * prev[m], (m, 1, out.n_in)) + b[j]
+        z_m = self._z_sum(L, m)
         dz_dw_raw = sp.diff(z_m, w[i, j])
         dz_dw = calculus.sift(dz_dw_raw)
         dz_db = _drop_zero_sums(sp.diff(z_m, b[j]))
@@ -595,7 +588,6 @@ class Derivation:
 
     def _backward(self):
         ir, L = self.ir, self._L
-        N = sp.Symbol("N", positive=True, integer=True)
         blocks = []
         if L > 1:
             n_l, n_next = sp.symbols("n_l n_l1", positive=True, integer=True)
@@ -687,6 +679,7 @@ class Derivation:
                             "For each element, in this order (",
                             _note(r"\leftarrow", "←"), " assigns):")))
         blocks.append(_rows(*(_row(self._show(target), self._show(e), op="<-") for target, e in element)))
+        hypers = {h.name: h for h in OPTIMIZERS[opt.name].hyperparameters}
         if states:
             initial = dict(opt.rule.initial)
             zero = [s for s in states if s not in initial]
@@ -698,14 +691,12 @@ class Derivation:
                 parts.append(". ")
             for s in states:
                 if s in initial:
-                    hyper = sp.Symbol(initial[s], nonnegative=True)
+                    hyper = hypers[initial[s]].symbols[0]
                     parts += [self._show(s), " starts at ", self._show(hyper), " = ",
                               f"{opt.values[initial[s]]:g}", " (", Code(initial[s]), "). "]
             blocks.append(Para(tuple(parts)))
         blocks.append(Para(("This is the rule specialised to the spec's hyper-parameters; "
                             "conditions on them are decided by these values:",)))
-        entry = OPTIMIZERS.get(opt.name)
-        hypers = {h.name: h for h in entry.hyperparameters} if entry is not None else {}
         rows = []
         for key, value in opt.values.items():
             h = hypers.get(key)

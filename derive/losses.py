@@ -2,7 +2,8 @@
 
 The gradient with respect to the output, and the combined delta with the output
 activation (softmax + cross-entropy, sigmoid + binary cross-entropy), are derived
-from `term` by derive/calculus.py; nothing here is differentiated by hand.
+from `term` in derive/model.py (loss_ir, with derive/calculus.py's helpers); nothing
+here is differentiated by hand.
 """
 from dataclasses import dataclass
 

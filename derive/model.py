@@ -79,26 +79,41 @@ class OptimizerIR:
     learning_rates: tuple     # one per layer (parameter group)
     flags: tuple = ()         # the runtime symbols that are booleans (nesterov, amsgrad)
 
-    def specialised(self, expr):
-        """expr with every hyper-parameter condition decided by the spec's values."""
+    def specialised(self, expr, decided=None):
+        """expr with every hyper-parameter condition decided by the spec's values (the
+        conditions decided are recorded in `decided`, see specialise)."""
         subs = {s: (sp.true if v else sp.false) if s in self.flags else v
                 for s, v in zip(self.runtime_symbols, self.runtime_values)}
-        return specialise(expr, subs)
+        return specialise(expr, subs, decided)
 
 
 row_sum_symbol = sp.Symbol("s", real=True)
 
 
-def specialise(expr, values):
-    """Resolve Piecewise branches whose conditions the given values decide."""
+def specialise(expr, values, decided=None):
+    """Resolve Piecewise branches whose conditions the given values decide. With a dict
+    `decided`, each atom of a condition that the values decide (a relation among
+    hyper-parameters, or a boolean flag) is recorded there with its truth value: the
+    generated code tests exactly these to know when the specialised loop applies."""
+    def record(c):
+        atoms = [r for r in c.atoms(sp.core.relational.Relational) if r.free_symbols <= set(values)]
+        atoms += [f for f in c.free_symbols if values.get(f) in (sp.true, sp.false)]
+        for atom in atoms:
+            value = atom.subs(values)
+            if value not in (sp.true, sp.false):
+                raise ValueError(f"cannot decide {atom} at {values}")
+            decided.setdefault(atom, value == sp.true)
+
     def rule(pw):
         pieces = []
         for e, c in pw.args:
-            decided = c.subs(values) if c not in (sp.true, sp.false) else c
-            if decided == sp.false:
+            if c not in (sp.true, sp.false) and decided is not None:
+                record(c)
+            c = c.subs(values) if c not in (sp.true, sp.false) else c
+            if c == sp.false:
                 continue
-            pieces.append((specialise(e, values), decided if decided != sp.true else sp.true))
-            if decided == sp.true:
+            pieces.append((specialise(e, values, decided), c))
+            if c == sp.true:
                 break
         if len(pieces) == 1 and pieces[0][1] == sp.true:
             return pieces[0][0]

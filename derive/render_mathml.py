@@ -26,7 +26,7 @@ from sympy.printing.mathml import MathMLPresentationPrinter
 
 from .derivation import Code, Equations, Math, Para, Table
 
-__all__ = ["UnsupportedTeX", "tex_mathml", "expr_mathml", "math_element", "html_sections"]
+__all__ = ["UnsupportedTeX", "tex_mathml", "expr_mathml", "html_sections"]
 
 
 class UnsupportedTeX(ValueError):
@@ -356,15 +356,8 @@ class _Printer(MathMLPresentationPrinter):
                 if n:
                     sub.appendChild(self._mo(","))
                 sub.appendChild(index)
-        base = self._print(e.base)
-        if base.tagName == "msup":
-            script = self.dom.createElement("msubsup")
-            first, sup = base.childNodes[0], base.childNodes[1]
-            for child in (first, sub, sup):
-                script.appendChild(child)
-            return script
-        script = self.dom.createElement("msub")
-        script.appendChild(base)
+        script = self.dom.createElement("msub")       # w^(l) indexed: msubsup, in _from_dom
+        script.appendChild(self._print(e.base))
         script.appendChild(sub)
         return script
 
@@ -418,16 +411,9 @@ class _Printer(MathMLPresentationPrinter):
         base = self._print(expr.arg)
         if base.tagName in ("msup", "msubsup", "mrow"):
             base = self._paren(base)
-        t = self._node(_tok("mi", "T", mathvariant="normal"))
-        if base.tagName == "msub":              # 1_N^T
-            script = self.dom.createElement("msubsup")
-            first, sub = base.childNodes[0], base.childNodes[1]
-            for child in (first, sub, t):
-                script.appendChild(child)
-            return script
-        script = self.dom.createElement("msup")
+        script = self.dom.createElement("msup")       # 1_N^T: msubsup, in _from_dom
         script.appendChild(base)
-        script.appendChild(t)
+        script.appendChild(self._node(_tok("mi", "T", mathvariant="normal")))
         return script
 
     def _print_BooleanTrue(self, e):
@@ -462,8 +448,12 @@ def _from_dom(element):
             tag = "mi"
         return _tok(tag, text, **attrs)
     children = [_from_dom(c) for c in element.childNodes if c.nodeType == c.ELEMENT_NODE]
-    if tag == "msup" and children[0][0] == "msub":              # (beta_1)^t as beta_1^t
+    # a script on a scripted base takes the free slot: (beta_1)^t as beta_1^t, w^(l)_ij
+    if tag == "msup" and children[0][0] == "msub":
         return _el("msubsup", *children[0][2], children[1], **attrs)
+    if tag == "msub" and children[0][0] == "msup":
+        base, sup = children[0][2]
+        return _el("msubsup", base, children[1], sup, **attrs)
     return (tag, attrs, children)
 
 
@@ -541,7 +531,3 @@ def html_sections(d):
         out.append((n, section.title, "\n".join(renderer.block(b) for b in section.blocks)))
     return out, renderer.fallbacks
 
-
-def math_element(m, display=False):
-    """One Math as a <math> element."""
-    return _Renderer().math(m, display)

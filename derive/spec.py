@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from .activations import ACTIVATIONS
 from .errors import FormulaError, SpecError
 from .formula import parse_formula
+from .initializers import INITIALIZERS
 from .losses import LOSSES
 from .optimizers import OPTIMIZERS
 
@@ -35,7 +36,7 @@ __all__ = [
 ]
 
 DTYPES = ("float32", "float64")
-INIT_SCHEMES = ("xavier_uniform", "xavier_normal", "he_uniform", "he_normal", "uniform", "zeros")
+INIT_SCHEMES = tuple(INITIALIZERS)
 FORMULA_INIT = "xavier_uniform"        # default init of a layer with a formula activation
 DATA_SUFFIXES = (".npz", ".csv")
 SEED_MAX = 2 ** 32 - 1                 # numpy / numba seeds are uint32
@@ -211,13 +212,13 @@ def load_spec(source) -> Spec:
     if isinstance(source, Spec):
         return source
     if isinstance(source, Mapping):
-        return _Validator(None, None).spec(source)
+        return _Validator(None).spec(source)
     if isinstance(source, (str, os.PathLike)):
         path = os.fspath(source)
         if isinstance(path, bytes):
             path = os.fsdecode(path)
         data = _read_toml(path)
-        return _Validator(path, os.path.dirname(os.path.abspath(path))).spec(data)
+        return _Validator(path).spec(data)
     raise TypeError(f"load_spec() takes a path, a dict or a Spec, not {type(source).__name__}")
 
 
@@ -266,9 +267,8 @@ def _suggest(word, choices):
 
 
 class _Validator:
-    def __init__(self, path, base_dir):
+    def __init__(self, path):
         self.path = path          # the TOML file, or None for a dict
-        self.base_dir = base_dir  # relative data paths resolve against it (None: as given)
 
     # -- helpers ------------------------------------------------------------
 

@@ -9,7 +9,6 @@ import sympy as sp
 x = sp.Symbol("x", real=True)          # the argument of an activation formula
 z = sp.Symbol("z", real=True)          # pre-activation of one unit
 a = sp.Symbol("a", real=True)          # activation (output) of one unit
-a_prev = sp.Symbol("a_prev", real=True)
 
 # loss quantities of one output element
 yhat = sp.Symbol("yhat", real=True)

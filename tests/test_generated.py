@@ -201,7 +201,8 @@ def test_generate_is_atomic(tmp_path, monkeypatch):
 
     def broken(src, dst):
         raise OSError("rename failed")
-    monkeypatch.setattr(generator.os, "replace", broken)
+    import codegen.files
+    monkeypatch.setattr(codegen.files.os, "replace", broken)
     with pytest.raises(OSError):
         generator.generate(data, out_dir=tmp_path)
     assert target.read_text() == before

@@ -148,7 +148,7 @@ def test_sigint_during_train_saves_and_exits_cleanly(tmp_path):
     assert "Traceback" not in err and "interrupted" in err
     history = json.loads((out / "history.json").read_text())
     assert history["stopped_early"] and "interrupted" in history["stop_reason"]
-    assert 3 <= history["epochs_run"] < 100000 == 100000
+    assert 3 <= history["epochs_run"] < 100000
     assert len(history["loss"]) == history["epochs_run"]
     from codegen.loader import import_generated
     module = import_generated(ROOT / "generated" / "digits_mlp.py")

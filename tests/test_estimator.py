@@ -311,6 +311,8 @@ def test_module_needs_no_scikit_learn(tmp_path):
     except digits_mlp.NotFittedError as err:
         assert isinstance(err, SklearnNotFittedError)
         (tmp_path / "error.pkl").write_bytes(pickle.dumps(err))
+    else:
+        raise AssertionError("predict before fit did not raise NotFittedError")
     code = """
 import pickle, sys
 sys.modules["sklearn"] = None           # import sklearn now raises ImportError
@@ -325,6 +327,8 @@ try:
 except m.NotFittedError as err:
     assert isinstance(err, ValueError) and isinstance(err, AttributeError)
     assert type(err) is m.NotFittedError
+else:
+    raise AssertionError("predict before fit did not raise NotFittedError")
 est.fit(X, y)
 assert est.predict(X).shape == (60,) and est.predict_proba(X).shape == (60, 3)
 assert 0 <= est.score(X, y) <= 1 and est.get_params()["hidden_units"] == (4,)

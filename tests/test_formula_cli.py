@@ -17,10 +17,14 @@ import os
 import pkgutil
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import pytest
+
+try:
+    import tomllib
+except ModuleNotFoundError:     # Python 3.10: the tomli backport (a dependency there)
+    import tomli as tomllib
 
 from codegen import cli
 

@@ -8,8 +8,8 @@ kernels take them from the arrays), so every structure is checked on several
 random width vectors, batch sizes, parameters and targets.
 
 The oracle is built from the SAME spec, independently of the generator:
-built-in names map to torch functions (TORCH_ACTIVATIONS / TORCH_LOSSES below,
-extended by tests/helpers.py's table), and a formula is evaluated in torch by
+built-in names map to torch functions (TORCH_ACTIVATIONS / TORCH_LOSSES below:
+tests/helpers.py's shared tables, plus the two classification losses), and a formula is evaluated in torch by
 walking the SymPy expression that `derive.formula.parse_formula` returns
 (`sympy_to_torch`, no lambdify, no generated code). A registry name or a SymPy
 node without a torch counterpart fails the test loudly; it is never skipped.
@@ -28,7 +28,6 @@ import operator
 import os
 import sys
 import time
-from collections.abc import Mapping
 
 import numpy as np
 import pytest
@@ -56,19 +55,15 @@ MAX_EXAMPLES = int(os.environ.get("GRADGEN_PROPERTY_EXAMPLES", "10"))
 
 TORCH_ACTIVATIONS = helpers.TORCH_ACTIVATION_FN   # the shared oracle table
 
-# loss(Z_last, A_last, target) -> scalar; PyTorch's own losses, reduction="mean"
+# loss(Z_last, A_last, target) -> scalar; PyTorch's own losses, reduction="mean":
+# the elementwise ones (on the outputs A) from tests/helpers.py's shared table, the
+# two classification losses from the logits Z
 TORCH_LOSSES = {
-    "mse": lambda Z, A, Y: F.mse_loss(A, Y, reduction="mean"),
-    "mae": lambda Z, A, Y: F.l1_loss(A, Y, reduction="mean"),
-    "huber": lambda Z, A, Y: F.huber_loss(A, Y, reduction="mean", delta=1.0),
+    **{name: (lambda fn: lambda Z, A, Y: fn(A, Y))(fn) for name, fn in helpers._ELEMENT_LOSSES.items()},
     "binary_cross_entropy":
         lambda Z, A, Y: F.binary_cross_entropy_with_logits(Z, Y, reduction="mean"),
     "cross_entropy": lambda Z, A, Y: F.cross_entropy(Z, Y, reduction="mean"),
 }
-_SHARED = getattr(helpers, "_ELEMENT_LOSSES", None)      # elementwise losses on the outputs
-if isinstance(_SHARED, Mapping):
-    TORCH_LOSSES.update({name: (lambda fn: lambda Z, A, Y: fn(A, Y))(fn)
-                         for name, fn in _SHARED.items()})
 
 
 def torch_activation(name):

@@ -16,17 +16,21 @@ POINTS = [-25.0, -3.1, -1.2, -0.4, 0.0, 0.3, 0.9, 2.5, 20.0, 21.5]  # 20: softpl
 
 import torch  # noqa: E402  (the test extra pins it)
 
-from helpers import TORCH_ACTIVATION_FN as TORCH_FN  # noqa: E402  (the shared oracle table)
+from helpers import TORCH_ACTIVATION_FN as TORCH_FN, _ELEMENT_LOSSES  # noqa: E402  (the shared oracle tables)
 
-
-# per-element losses l(yhat, y), summed: their gradient in yhat is the elementwise dl/dyhat
+# the loss of one element l(yhat, y), in torch, as a function of one-element tensors
+# (yhat, y): torch's reduction="mean" over one element is the element's term. The
+# elementwise losses are tests/helpers.py's table; the two classification terms are
+# torch's binary_cross_entropy on probabilities, and -y log(yhat) written out
 TORCH_LOSS_FN = {
-    "mse": lambda p, t: torch.nn.functional.mse_loss(p, t, reduction="sum"),
-    "mae": lambda p, t: torch.nn.functional.l1_loss(p, t, reduction="sum"),
-    "huber": lambda p, t: torch.nn.functional.huber_loss(p, t, reduction="sum", delta=1.0),
+    **_ELEMENT_LOSSES,
+    "cross_entropy": lambda p, t: -(t * torch.log(p)).mean(),
+    "binary_cross_entropy": lambda p, t: torch.nn.functional.binary_cross_entropy(p, t, reduction="mean"),
 }
 # differences yhat - y: both sides of 0 (mae's kink) and of +-1 (huber's branch points)
 DIFFS = [-2.5, -1.0, -0.7, 0.0, 0.4, 1.0, 1.6]
+# (yhat, y) for the terms in probabilities: yhat in (0, 1), y a label or a probability
+PROBABILITY_POINTS = [(p, t) for p in (0.03, 0.3, 0.5, 0.81, 0.995) for t in (0.0, 0.25, 1.0)]
 
 
 def test_every_activation_has_a_torch_counterpart():
@@ -35,8 +39,8 @@ def test_every_activation_has_a_torch_counterpart():
     assert not missing, f"add the torch counterpart of {missing} to tests/helpers.py"
 
 
-def test_every_elementwise_loss_has_a_torch_counterpart():
-    missing = [n for n, loss in LOSSES.items() if loss.requires_output is None and n not in TORCH_LOSS_FN]
+def test_every_loss_has_a_torch_counterpart():
+    missing = [n for n in LOSSES if n not in TORCH_LOSS_FN]
     assert not missing, f"add the torch counterpart of {missing} to TORCH_LOSS_FN"
 
 
@@ -79,11 +83,27 @@ def test_combined_delta_is_a_minus_y(out, loss):
     assert sp.simplify(ir.delta - (a - y)) == 0 and ir.row_sum is None and ir.combined
 
 
+def _loss_points(name):
+    if LOSSES[name].requires_output is not None:      # a term in probabilities
+        return PROBABILITY_POINTS
+    return [(yv + d, yv) for yv in (-1.3, 0.3, 2.0) for d in DIFFS]
+
+
 @pytest.mark.parametrize("name", sorted(LOSSES))
-def test_loss_gradient_is_sympy_diff(name):
+def test_loss_gradient_equals_torch_autograd(name):
+    """dl/dyhat of the IR (the chain rule's first factor), and the term itself, at
+    points, against torch autograd of the same element loss written in torch."""
     out = LOSSES[name].requires_output or "identity"
     ir = loss_ir(name, activation_ir(out))
-    assert sp.simplify(ir.dloss - sp.diff(LOSSES[name].term, yhat)) == 0
+    for pv, tv in _loss_points(name):
+        p = torch.tensor([pv], dtype=torch.float64, requires_grad=True)
+        value = TORCH_LOSS_FN[name](p, torch.tensor([tv], dtype=torch.float64))
+        value.backward()
+        point = {yhat: pv, y: tv}
+        assert math.isclose(float(ir.term.subs(point)), value.item(), rel_tol=1e-12, abs_tol=1e-15), \
+            (name, pv, tv)
+        assert math.isclose(float(ir.dloss.subs(point)), p.grad.item(), rel_tol=1e-12, abs_tol=1e-15), \
+            (name, pv, tv, ir.dloss)
 
 
 def test_softmax_mse_delta_matches_jacobian_product():
@@ -168,6 +188,4 @@ def test_hard_formula_derives_in_bounded_time(text):
     assert elapsed < 15, f"{text}: {elapsed:.1f} s"
     want = sp.diff(parse_formula(text, ("x",)), x).subs(x, z)
     for zv in POINTS:
-        fz = float(ir.definition.subs(z, zv))
-        got = float(ir.backward.subs({z: zv, a: fz}))
-        assert math.isclose(got, float(want.subs(z, zv)), rel_tol=1e-12, abs_tol=1e-14)
+        assert math.isclose(_backward_at(ir, zv), float(want.subs(z, zv)), rel_tol=1e-12, abs_tol=1e-14)

@@ -1,5 +1,6 @@
 """derive/spec.py: loading, defaults, canonical form and every refusal."""
 import copy
+import dataclasses
 import json
 import math
 import os
@@ -141,7 +142,7 @@ def test_dict_not_mutated():
 
 def test_frozen_and_hashable():
     spec = load_spec(CONTRACT_DICT)
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         spec.name = "other"
     with pytest.raises(TypeError):
         spec.optimizer.params["learning_rate"] = 1.0

@@ -40,7 +40,7 @@ import multiprocessing as mp  # noqa: E402
 import numpy as np  # noqa: E402
 
 from systems import ORDER, SYSTEMS  # noqa: E402
-from workloads import WORKLOADS, flops_per_epoch, load_data  # noqa: E402
+from workloads import WORKLOADS, epoch_mean, flops_per_epoch, load_data  # noqa: E402
 
 TARGETS = {    # issue 5: gradgen's ratio to each peer, and its share of the GEMM floor
     "torch": {"W0": 300.0, "W1": 30.0, "W2": 1.8, "W3": 1.2},
@@ -167,18 +167,11 @@ def run_check(ctx, wl, systems, rows):
             worst = max(worst, float(np.max(np.abs(a - b) / np.maximum(np.abs(b), 1e-300))))
         # the one-batch path and the timed path must give the same epoch
         if res["per_batch"] is not None:
-            sizes = _sizes(len(res["per_batch"]), rows, wl)
-            worst = max(worst, abs(np.dot(res["per_batch"], sizes) / sizes.sum() - res["mean"])
+            worst = max(worst, abs(epoch_mean(res["per_batch"], rows, wl.batch_size) - res["mean"])
                         / max(abs(res["mean"]), 1e-300))
         out["systems"][name] = {"ok": bool(worst <= rtol), "max_rel_diff": worst, "rtol": rtol,
                                 "first_epoch_loss": res["mean"]}
     return out
-
-
-def _sizes(n_batches, rows, wl):
-    sizes = np.full(n_batches, wl.batch_size)
-    sizes[-1] = rows - wl.batch_size * (n_batches - 1)
-    return sizes
 
 
 # --------------------------------------------------------------- the timing
@@ -346,7 +339,8 @@ def main(argv=None):
     ap.add_argument("--reps", type=int, default=None, help="timed repetitions per system (default 7; quick 3)")
     ap.add_argument("--target-s", type=float, default=None,
                     help="seconds per repetition: a system runs as many epochs per repetition "
-                         "(one fit call for gradgen) as take about this long (default 1.5; quick 0.3)")
+                         "(one fit call for gradgen) as take about this long, 1 to 1000 "
+                         "(default 1.5; quick 0.3)")
     ap.add_argument("--rows", type=int, default=None,
                     help="train on the first ROWS rows only (W2/W3 have 60000; quick: 12000)")
     ap.add_argument("--check-rows", type=int, default=None,
@@ -361,18 +355,26 @@ def main(argv=None):
                          "with a warm cache (auto: yes unless --quick or -w/-s narrows the run)")
     ap.add_argument("--json", metavar="PATH", help="write every number to PATH as JSON")
     args = ap.parse_args(argv)
-    reps = args.reps or (3 if args.quick else 7)
-    target_s = args.target_s or (0.3 if args.quick else 1.5)
+    reps = args.reps if args.reps is not None else (3 if args.quick else 7)
+    target_s = args.target_s if args.target_s is not None else (0.3 if args.quick else 1.5)
+    if reps < 1 or target_s <= 0:
+        ap.error("--reps must be >= 1 and --target-s > 0")
 
     ctx = mp.get_context("spawn")
     report = {"machine": machine(), "options": vars(args) | {"reps": reps, "target_s": target_s},
+              "systems": {name: {"label": SYSTEMS[name].label, "how": SYSTEMS[name].note}
+                          for name in args.systems},
               "workloads": {}}
     log(f"machine: {report['machine']['cpu']}, {report['machine']['cores']} cores; "
         f"every system pinned to {THREADS} threads")
     tables = []
     for wl_id in args.workloads:
         wl = WORKLOADS[wl_id]
-        n = len(load_data(wl, rows=args.rows or (12000 if args.quick else None))[0])
+        try:
+            n = len(load_data(wl, rows=args.rows or (12000 if args.quick else None))[0])
+        except ImportError as err:        # W1's digits come with scikit-learn
+            log(f"{wl_id}: skipped: its data needs {err.name} ({err})")
+            continue
         check_rows = min(n, args.check_rows or (2048 if args.quick else n))
         skipped = {}
         systems = []
@@ -384,7 +386,7 @@ def main(argv=None):
             else:
                 systems.append(name)
         result = {"selected": list(args.systems),
-                  "workload": {"id": wl.id, "network": wl.network(), "loss": wl.loss,
+                  "workload": {"id": wl.id, "title": wl.title, "network": wl.network(), "loss": wl.loss,
                                "optimizer": wl.optimizer, "hyper": wl.hyper,
                                "batch_size": wl.batch_size, "dtype": wl.dtype, "rows": n,
                                "gemm_gflop_per_epoch": flops_per_epoch(wl, n) / 1e9},
@@ -411,7 +413,8 @@ def main(argv=None):
         tables.append(table(wl, n, result))
         print(tables[-1] + "\n", flush=True)
     startup = args.startup == "yes" or (args.startup == "auto" and not args.quick
-                                          and set(args.workloads) == set(WORKLOADS))
+                                          and set(args.workloads) == set(WORKLOADS)
+                                          and set(args.systems) == set(ORDER))
     if startup:
         import startup as fixed
         log("fixed costs: derive+generate, import + first step")

@@ -15,7 +15,7 @@ import tempfile
 
 import numpy as np
 
-from workloads import batches, gemm_shapes, one_hot
+from workloads import batches, epoch_mean, gemm_shapes, one_hot
 
 
 def _installed(module):
@@ -112,7 +112,7 @@ class TorchEager(System):
                     else torch.optim.SGD(self.model.parameters(), **kw))
         self.loss_fn = (torch.nn.functional.cross_entropy if wl.loss == "cross_entropy"
                         else torch.nn.functional.mse_loss)
-        self.X, self.y = torch.from_numpy(X), torch.from_numpy(y)
+        self.wl, self.X, self.y = wl, torch.from_numpy(X), torch.from_numpy(y)
         self.slices = batches(len(X), wl.batch_size)
         self.torch = torch
 
@@ -127,8 +127,7 @@ class TorchEager(System):
         return self.torch.stack(losses).numpy()
 
     def run(self, epochs):
-        sizes = np.array([e - s for s, e in self.slices])
-        return [float(np.dot(self._epoch(), sizes) / sizes.sum()) for _ in range(epochs)]
+        return [epoch_mean(self._epoch(), len(self.X), self.wl.batch_size) for _ in range(epochs)]
 
     def batch_losses(self):
         return [float(v) for v in self._epoch()]
@@ -204,8 +203,7 @@ class _Jax(System):
         self._stage(X, y)
 
     def run(self, epochs):
-        sizes = np.array([e - s for s, e in batches(self.n, self.wl.batch_size)])
-        return [float(np.dot(self._epoch(), sizes) / sizes.sum()) for _ in range(epochs)]
+        return [epoch_mean(self._epoch(), self.n, self.wl.batch_size) for _ in range(epochs)]
 
     def batch_losses(self):
         return [float(v) for v in self._epoch()]
@@ -265,6 +263,7 @@ class JaxScan(_Jax):
 class Sklearn(System):
     name, label = "sklearn", "scikit-learn MLPClassifier"
     note = "partial_fit per epoch (shuffle=False, alpha=0), weights and optimizer state set before"
+    ACTIVATION = {"tanh": "tanh", "relu": "relu", "sigmoid": "logistic", "identity": "identity"}
 
     def missing(self, wl):
         if not _installed("sklearn"):
@@ -272,8 +271,9 @@ class Sklearn(System):
         if wl.loss != "cross_entropy":
             return "MLPClassifier trains log-loss, not this workload's mse"
         hidden = {l.activation for l in wl.layers[:-1]}
-        if not hidden <= {"tanh", "relu", "logistic", "identity"} or wl.layers[-1].activation != "softmax":
-            return "MLPClassifier has no such network"
+        if (len(hidden) != 1 or not hidden <= set(self.ACTIVATION)
+                or wl.layers[-1].activation != "softmax"):
+            return "MLPClassifier has no such network (one hidden activation of its four, softmax out)"
         return None
 
     def setup(self, wl, dtype, X, y, params):
@@ -290,7 +290,7 @@ class Sklearn(System):
             kw.update(momentum=h.get("momentum", 0.0), nesterovs_momentum=False,
                       learning_rate="constant")
         self.clf = MLPClassifier(hidden_layer_sizes=tuple(l.units for l in wl.layers[:-1]),
-                                 activation=wl.layers[0].activation, **kw)
+                                 activation=self.ACTIVATION[wl.layers[0].activation], **kw)
         classes = np.arange(wl.classes)
         self.clf.partial_fit(X[:wl.batch_size], y[:wl.batch_size], classes=classes)
         self.clf.coefs_ = [p.astype(dtype).copy() for p in params[0::2]]
@@ -394,8 +394,7 @@ class NumpyRef(System):
                 for s, e in batches(len(self.X), self.wl.batch_size)]
 
     def run(self, epochs):
-        sizes = np.array([e - s for s, e in batches(len(self.X), self.wl.batch_size)])
-        return [float(np.dot(self._epoch(), sizes) / sizes.sum()) for _ in range(epochs)]
+        return [epoch_mean(self._epoch(), len(self.X), self.wl.batch_size) for _ in range(epochs)]
 
     def batch_losses(self):
         return self._epoch()

@@ -102,6 +102,12 @@ def batches(n, batch_size):
     return [(s, min(s + batch_size, n)) for s in range(0, n, batch_size)]
 
 
+def epoch_mean(per_batch, n, batch_size):
+    """An epoch's mean loss over its n rows from the per-batch means (weighted by size)."""
+    sizes = np.array([e - s for s, e in batches(n, batch_size)])
+    return float(np.dot(per_batch, sizes) / sizes.sum())
+
+
 # ---------------------------------------------------------- initial weights
 def init_weights(wl):
     """[W1, b1, W2, b2, ...] in float64, W shaped (n_in, n_out): Glorot uniform for

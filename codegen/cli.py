@@ -200,7 +200,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         return COMMANDS[args.command](args)
-    except (SpecError, FormulaError, DataError, EditedByHandError) as err:
+    # OSError: an output path that cannot be written (no such folder, no permission)
+    except (SpecError, FormulaError, DataError, EditedByHandError, OSError) as err:
         if args.debug:
             raise
         print(f"gradgen: error: {_one_line(err)}", file=sys.stderr)

@@ -30,7 +30,10 @@ def write_atomic(path, content):
         return path
     mode = (stat.S_IMODE(path.stat().st_mode) if path.exists()
             else 0o666 & ~_UMASK)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=path.suffix, dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=path.suffix, dir=path.parent)
+    except OSError as err:              # name the file asked for, not the temporary one
+        raise OSError(err.errno, err.strerror, str(path)) from None
     try:
         if callable(content):
             os.close(fd)

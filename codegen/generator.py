@@ -152,6 +152,8 @@ def _optimizer_variants(ir, opt, hypers):
     return dict(special=_element_loop(special, rule, hypers, doubles),
                 general=_element_loop(rule.element, rule, hypers, doubles) if decided else None,
                 case_test=" and ".join(tests) or "True",
+                case_hypers=[h for h in hypers
+                             if any(h["symbol"] in atom.free_symbols for atom in decided)],
                 case=", ".join(f"{_formula(a)} is {v}" for a, v in decided.items()))
 
 

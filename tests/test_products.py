@@ -3,6 +3,8 @@ through np.dot) against NumPy's matmul in float64: each transpose combination, b
 dtypes, empty and degenerate shapes, and the refusals (shapes that do not match
 raise ValueError; non-contiguous arrays, mixed dtypes and non-constant flags are
 refused when compiling)."""
+import pathlib
+
 import numpy as np
 import pytest
 from numba import njit
@@ -17,25 +19,18 @@ def _module(dtype):
                   "loss": {"kind": "cross_entropy"}, "optimizer": {"kind": "sgd", "learning_rate": 0.1}})
 
 
+def _caller(mm, trans_a, trans_b):
+    """A compiled caller of mm with these flags: Numba freezes the closure's booleans
+    as constants, which mm's flags must be."""
+    @njit
+    def call(a, b, out):
+        mm(a, trans_a, b, trans_b, out)
+    return call
+
+
 def _callers(mm):
-    """One compiled caller per transpose combination (the flags must be constants)."""
-    @njit
-    def nn(a, b, out):
-        mm(a, False, b, False, out)
-
-    @njit
-    def tn(a, b, out):
-        mm(a, True, b, False, out)
-
-    @njit
-    def nt(a, b, out):
-        mm(a, False, b, True, out)
-
-    @njit
-    def tt(a, b, out):
-        mm(a, True, b, True, out)
-
-    return {(False, False): nn, (True, False): tn, (False, True): nt, (True, True): tt}
+    """One compiled caller per transpose combination."""
+    return {(ta, tb): _caller(mm, ta, tb) for ta in (False, True) for tb in (False, True)}
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -93,7 +88,6 @@ def test_refused_when_compiling():
 def test_generated_module_has_no_np_dot():
     """Every product in a generated module goes through _mm (np.dot's layouts would
     each cost compilation time); the generator's own examples included."""
-    import pathlib
     source = (pathlib.Path(__file__).resolve().parent.parent / "generated" / "digits_mlp.py").read_text()
     kernels = source[:source.index("class _EpochWork")]
     assert "np.dot(" not in kernels

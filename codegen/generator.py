@@ -28,6 +28,16 @@ VERSION = "0.1.0"
 # layer whose products at the spec's batch size have at most this many multiply-adds
 # gets loops as well, used whenever a product is that small at run time.
 SMALL_GEMM = 4096
+# An epoch splits each batch across threads (_epoch_threads), one per this many
+# multiply-adds of the batch's forward products (up to the cores): below it, meeting
+# at the two barriers per batch and starting the threads cost more than they save
+# (benchmarks/: W2, a 30-million one, gains; W1, 76 thousand, would lose).
+PARALLEL_MACS = 1 << 20
+# ... and only for batches of at most this many rows. Bigger batches leave the
+# products to BLAS's own threads: their products are big enough for BLAS to split
+# well, and the work between them (the optimizer step, per batch) is a small share
+# (benchmarks/: W2's 128-row batches gain, W3's 1024-row batches lose).
+PARALLEL_ROWS = 512
 TEMPLATES = Path(__file__).parent / "templates"
 
 
@@ -225,6 +235,7 @@ def build_context(spec):
             sort_dicts=False, width=88),
         dtype=spec.dtype, inputs=spec.inputs, layers=layers,
         activations=[acts[k] for k in sorted(acts)], act_by_key=acts, small_gemm=SMALL_GEMM,
+        parallel_macs=PARALLEL_MACS, parallel_rows=PARALLEL_ROWS,
         loss=loss_ctx, optimizer=opt_ctx, task=task,
         helpers=helper_sources(printed, "@njit(**_INNER)"),
         param_names=params,
@@ -243,7 +254,7 @@ def build_context(spec):
         work_args=["P", "G"]
         + [name for l in layers for name in (f"W{l['index']}", f"b{l['index']}",
                                               f"gW{l['index']}", f"gb{l['index']}")]
-        + [f"S_{s}" for s in opt_ctx["states"]] + ["bounds"]
+        + [f"S_{s}" for s in opt_ctx["states"]]
         + [f"{v}{l['index']}" for l in layers for v in (("Z", "A", "D") if l["store_z"] else ("A", "D"))],
     )
 

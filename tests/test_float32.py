@@ -40,9 +40,15 @@ ALLOWED = {
     "_loss_delta": {"total_loss", "binop_iadd", "binop_truediv", "return_value"},
     # _loss_only returns _loss_delta's double: `value = _loss_delta(...)`, or directly
     # (the call's result) in the version that returned the loss alone
-    "_loss_only": {"value", "call", "return_value"}, "_loss_and_grad": {"value"},
+    # (unpack_sequence: the loss taken from _loss_delta's (loss, hits) tuple)
+    "_loss_only": {"value", "call", "return_value"}, "_loss_and_grad": {"value", "unpack_sequence"},
     "_update": _STEP_SCALARS, "_update_any": _STEP_SCALARS,
-    "_epoch": {"batch_loss"},             # = _loss_delta(...), stored in the float64 losses
+    "_epoch": {"batch_loss", "unpack_sequence"},    # from _loss_delta, stored in the float64 losses
+    # each thread's share of the batch loss (part, from _loss_delta) and its hits go
+    # through the float64 `shared` array; batch_loss and batch_hits are their sums
+    # over the threads, stored in the float64 losses and the int64 correct
+    "_epoch_threads": {"batch_loss", "batch_hits", "part", "unpack_sequence", "binary_subscr",
+                       "binop_iadd"},
 }
 # the optimizer kernels: no float64 at or after the per-element loop's `for` line
 _ELEMENT_LOOP_KERNELS = ("_update", "_update_any")
@@ -80,20 +86,28 @@ def _exercise(module, spec):
     general = module.Trainer(seed=0, weight_decay=0.01)
     assert not module._spec_case(general._hyper_vector()), "the override must force _update_any"
     general.fit(X, y, epochs=2, batch_size=3, progress=False)
+    # and on two threads, each with a block of the rows (_epoch_threads)
+    threaded = module.Trainer(seed=0)
+    settings = module.PARALLEL_MACS, module._THREADS
+    module.PARALLEL_MACS, module._THREADS = 0, 2
+    try:
+        threaded.fit(X, y, epochs=2, batch_size=4, progress=False)
+    finally:
+        module.PARALLEL_MACS, module._THREADS = settings
     module.loss_and_grad(trainer.params, X, y)
     module.forward(trainer.params, X)                                # _predict, _act_*
     module.loss(trainer.params, X, y)                                # _loss_only
     trainer.predict(X)
     trainer.score(X, y)
-    for t in (trainer, general):
+    for t in (trainer, general, threaded):
         assert all(p.dtype == np.float32 for p in t.params)
 
 
 def _wide_in_element_loop(kernel, cres):
     """(line, variable) of every float64 value computed at or after the line of the
-    kernel's per-element loop (`for i in range(bounds[group], ...)`)."""
+    kernel's per-element loop (`for i in range(spans[span, 0], spans[span, 1])`)."""
     lines, start = inspect.getsourcelines(kernel.py_func)
-    loop = [start + i for i, text in enumerate(lines) if "for i in range(bounds" in text]
+    loop = [start + i for i, text in enumerate(lines) if "for i in range(spans[span, 0]" in text]
     assert len(loop) == 1, f"{kernel.__name__}: cannot find its per-element loop"
     out = []
     annotation = cres.type_annotation
@@ -135,8 +149,8 @@ def _required(spec):
     """The kernels _exercise must have compiled: both optimizer loops, the forward,
     backward and loss kernels, and each layer's activation."""
     acts = [layer["activation"] for layer in spec["layers"]]
-    return ({"_update", "_update_any", "_epoch", "_predict", "_loss_only", "_loss_and_grad",
-             "_loss_delta", "_forward", "_backward", "_gather"}
+    return ({"_update", "_update_any", "_epoch", "_epoch_threads", "_predict", "_loss_only",
+             "_loss_and_grad", "_loss_delta", "_colsum", "_barrier", "_forward", "_backward", "_gather"}
             | {f"_act_{a}" for a in acts} | {f"_dact_{a}" for a in acts[:-1]})
 
 

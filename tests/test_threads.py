@@ -1,0 +1,132 @@
+"""The threaded epoch (_epoch_threads on several threads, each with a block of every
+batch's rows and of every gradient's rows, meeting at two barriers per batch): it
+must train exactly as the single-threaded _epoch does, in every case that one
+handles (a last smaller batch, shuffling, a thread with no rows, a last batch of one
+row, per-layer learning rates, the general optimizer loop, divergence), and hold
+SciPy's OpenBLAS to one thread while it runs. The single-threaded epoch is checked against PyTorch elsewhere
+(test_parity, test_optimizers); equality with it carries that over."""
+import sys
+
+import numpy as np
+import pytest
+
+from helpers import build
+
+SPEC = {"name": "threads_f64", "inputs": 7, "dtype": "float64",
+        "layers": [{"units": 9, "activation": "tanh", "learning_rate": 0.02},
+                   {"units": 5, "activation": "relu"},
+                   {"units": 3, "activation": "softmax"}],
+        "loss": {"kind": "cross_entropy"}, "optimizer": {"kind": "adam", "learning_rate": 0.01},
+        "training": {"batch_size": 16, "epochs": 3, "shuffle": True, "seed": 0}}
+
+
+def _data(n=50, seed=3):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, SPEC["inputs"]))
+    return X, rng.integers(0, 3, n)
+
+
+def _train(module, threads, monkeypatch, X, y, **fit):
+    """(params, history losses, accuracy, thread counts _epoch_threads ran with)
+    after fitting with `threads` threads."""
+    monkeypatch.setattr(module, "PARALLEL_MACS", 0)
+    monkeypatch.setattr(module, "_THREADS", threads)
+    counts, kernel = set(), module._epoch_threads
+    monkeypatch.setattr(module, "_epoch_threads", lambda *args: counts.add(args[11]) or kernel(*args))
+    trainer = module.Trainer(**fit.pop("overrides", {}))
+    history = trainer.fit(X, y, progress=False, **fit)
+    monkeypatch.setattr(module, "_epoch_threads", kernel)
+    return trainer.params, np.asarray(history.loss), np.asarray(history.accuracy), counts
+
+
+@pytest.mark.parametrize("threads", [2, 3, 5])
+@pytest.mark.parametrize("shuffle,rows", [(False, 50), (True, 50), (False, 49)])
+def test_threaded_epochs_train_as_one_thread(threads, shuffle, rows, monkeypatch):
+    """50 rows in batches of 16: a last batch of 2 rows, so with 3 or 5 threads some
+    have no rows of it; the W blocks are uneven too (7, 9 and 5 rows over 3 or 5).
+    49 rows: a last batch of one row, which _epoch_threads runs on one thread."""
+    module = build(SPEC)
+    X, y = _data(rows)
+    one = _train(module, 1, monkeypatch, X, y, shuffle=shuffle)
+    many = _train(module, threads, monkeypatch, X, y, shuffle=shuffle)
+    for a, b in zip(one[0], many[0]):
+        np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(many[1], one[1], rtol=1e-12)
+    np.testing.assert_array_equal(many[2], one[2])
+    assert one[1][-1] < one[1][0]           # it trained
+    assert not one[3] and max(many[3]) == threads        # _epoch, then _epoch_threads
+    assert (1 in many[3]) == (rows == 49)
+
+
+def test_general_optimizer_loop_threaded(monkeypatch):
+    """Hyper-parameters outside the spec's case (weight decay, amsgrad) step through
+    _update_any: threaded as well."""
+    module = build(SPEC)
+    X, y = _data(40, seed=5)
+    overrides = {"weight_decay": 0.01, "amsgrad": True}
+    one = _train(module, 1, monkeypatch, X, y, overrides=overrides, epochs=2)
+    two = _train(module, 2, monkeypatch, X, y, overrides=overrides, epochs=2)
+    assert two[3] == {2}
+    for a, b in zip(one[0], two[0]):
+        np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("lr,scale,status", [(1e100, 1.0, "the loss became nan"),
+                                             (1e307, 1e3, "made the parameters non-finite")])
+def test_divergence_stops_every_thread_at_the_same_step(lr, scale, status, monkeypatch):
+    """Learning rates that blow up (the loss, or first a parameter, becomes
+    non-finite): one thread and three raise the same error at the same step and keep
+    the same last finite parameters (the threads decide together, from all their
+    losses and all their blocks' steps)."""
+    module = build(SPEC | {"name": "threads_sgd_f64", "optimizer": {"kind": "sgd", "learning_rate": 0.1},
+                           "layers": [{"units": 9, "activation": "relu"}, {"units": 3, "activation": "softmax"}]})
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(40, 7)) * scale, rng.integers(0, 3, size=40)
+    found = []
+    for threads in (1, 3):
+        monkeypatch.setattr(module, "PARALLEL_MACS", 0)
+        monkeypatch.setattr(module, "_THREADS", threads)
+        trainer = module.Trainer(seed=0, learning_rate=lr)
+        with pytest.raises(module.DivergenceError, match=status) as err:
+            trainer.fit(X, y, epochs=3, batch_size=4, shuffle=False, progress=False)
+        found.append((str(err.value), trainer.t, trainer.params))
+    assert found[0][:2] == found[1][:2]
+    for a, b in zip(found[0][2], found[1][2]):
+        assert np.all(np.isfinite(b))
+        np.testing.assert_array_equal(a, b)
+
+
+def test_thread_count():
+    """One thread for small batches (the barriers would cost more than they save)
+    and for batches of many rows (BLAS's own threads split their products); more
+    for the others, up to NUMBA_NUM_THREADS and never more than the rows."""
+    module = build(SPEC)
+    small = module.init_params()
+    assert module._thread_count(16, small) == 1
+    big = [np.zeros((784, 256)), np.zeros(256), np.zeros((256, 10)), np.zeros(10)]
+    import numba
+    cores = numba.config.NUMBA_NUM_THREADS
+    want = min(cores, 128 * (784 * 256 + 2560) // module.PARALLEL_MACS)
+    if not module._BlasThreads.found():
+        want = 1
+    assert module._thread_count(128, big) == want
+    assert module._thread_count(1, big) == 1
+    assert module._thread_count(module.PARALLEL_ROWS + 1, big) == 1
+    if want > 1:
+        assert module._thread_count(module.PARALLEL_ROWS, big) == want
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="found through /proc/self/maps")
+def test_blas_held_to_one_thread_and_restored():
+    """SciPy's OpenBLAS (the products' BLAS) is found; hold() sets every OpenBLAS
+    found to one thread, release() puts the counts back."""
+    module = build(SPEC)
+    found = module._BlasThreads.found()
+    assert found, "no OpenBLAS found in this process"
+    before = [get() for _, get in found]
+    held = module._BlasThreads.hold()
+    try:
+        assert [get() for _, get in found] == [1] * len(found)
+    finally:
+        module._BlasThreads.release(held)
+    assert [get() for _, get in found] == before

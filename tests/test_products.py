@@ -1,10 +1,9 @@
-"""The generated modules' matrix products (_mm: BLAS ?gemm called directly, not
-through np.dot) against NumPy's matmul in float64: each transpose combination, both
-dtypes, empty and degenerate shapes, and the refusals (shapes that do not match
-raise ValueError, and so do operands whose rows are not contiguous; F-ordered
-arrays, a non-C output, mixed dtypes and non-constant flags are refused when
-compiling). Operands may be blocks of columns of a larger array (a threaded epoch
-reads X[:, i0:i1]): they go to BLAS with their leading dimension, not copied."""
+"""The generated modules' matrix products (_mm and _mm_rows: BLAS ?gemm called
+directly, not through np.dot) against NumPy's matmul in float64: each transpose
+combination, both dtypes, empty and degenerate shapes, blocks of rows, and the
+refusals (shapes that do not match and blocks outside the array raise ValueError;
+non-contiguous arrays, mixed dtypes and non-constant flags are refused when
+compiling)."""
 import pathlib
 
 import numpy as np
@@ -70,10 +69,10 @@ def test_refused_when_compiling():
     mm = _module("float64")._mm
     nn = _callers(mm)[False, False]
     a, b, out = np.ones((5, 3)), np.ones((3, 4)), np.empty((5, 4))
-    with pytest.raises(TypingError, match="contiguous rows"):
+    with pytest.raises(TypingError, match="C-contiguous"):
         nn(np.asfortranarray(a), b, out)
-    with pytest.raises(TypingError, match="C-contiguous output"):
-        nn(a, b, np.empty((5, 8))[:, :4])
+    with pytest.raises(TypingError, match="C-contiguous"):
+        nn(a, np.ones((3, 8))[:, ::2], out)
     with pytest.raises(TypingError, match="one dtype"):
         nn(a, b.astype(np.float32), out)
     with pytest.raises(TypingError, match="one dtype"):
@@ -96,38 +95,50 @@ def test_generated_module_has_no_np_dot():
     assert kernels.count("_mm(") >= 10
 
 
+def _rows_caller(module):
+    @njit
+    def call(a, b, out, i0, i1):
+        module._mm_rows(a, b, out, i0, i1)
+    return call
+
+
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_column_blocks_go_to_blas_with_their_leading_dimension(dtype):
-    """op(a) and op(b) read from blocks of columns (rows contiguous, row stride wider
-    than the block), as a threaded epoch's gradient rows do: the same values as the
-    copied blocks give, and the parent arrays untouched."""
-    rng = np.random.default_rng(7)
+def test_row_blocks_match_numpy(dtype):
+    """_mm_rows writes rows i0:i1 of a.T @ b, read from a's columns i0:i1 in place (a
+    threaded epoch's share of a gradient), and leaves the other rows of out alone;
+    every split of the rows into blocks gives the whole product."""
+    call = _rows_caller(_module(dtype))
+    rng = np.random.default_rng(11)
     tol = 1e-5 if dtype == "float32" else 1e-13
-    for (ta, tb), caller in _callers(_module(dtype)._mm).items():
-        for m, k, n in [(6, 5, 4), (1, 5, 3), (6, 1, 4), (3, 4, 1)]:
-            big_a = rng.standard_normal((k + 3, m + 7) if ta else (m + 3, k + 7)).astype(dtype)
-            big_b = rng.standard_normal((n + 2, k + 9) if tb else (k + 2, n + 9)).astype(dtype)
-            a = big_a[1:1 + k, 2:2 + m] if ta else big_a[1:1 + m, 2:2 + k]
-            b = big_b[2:2 + n, 3:3 + k] if tb else big_b[2:2 + k, 3:3 + n]
-            kept_a, kept_b = big_a.copy(), big_b.copy()
-            out = np.full((m, n), np.nan, dtype)
-            caller(a, b, out)
-            want = (a.T if ta else a).astype(np.float64) @ (b.T if tb else b).astype(np.float64)
-            np.testing.assert_allclose(out, want, rtol=tol, atol=tol * k, err_msg=f"ta={ta} tb={tb} {m, k, n}")
-            np.testing.assert_array_equal(big_a, kept_a)
-            np.testing.assert_array_equal(big_b, kept_b)
+    for k, width, n in [(6, 9, 4), (1, 5, 3), (7, 1, 2), (0, 4, 3), (33, 17, 5)]:
+        a = rng.standard_normal((k, width)).astype(dtype)
+        b = rng.standard_normal((k, n)).astype(dtype)
+        want = a.T.astype(np.float64) @ b.astype(np.float64)
+        for i0, i1 in [(0, width), (1, width), (0, width - 1), (width // 2, width // 2 + 1), (2, 2)]:
+            if not 0 <= i0 <= i1 <= width:
+                continue
+            out = np.full((width, n), np.nan, dtype)
+            call(a, b, out, i0, i1)
+            np.testing.assert_allclose(out[i0:i1], want[i0:i1], rtol=tol, atol=tol * max(k, 1),
+                                       err_msg=f"{k, width, n} rows {i0}:{i1}")
+            assert np.isnan(out[:i0]).all() and np.isnan(out[i1:]).all()
+        out = np.full((width, n), np.nan, dtype)
+        for i0, i1 in [(0, width // 3), (width // 3, width // 2), (width // 2, width)]:
+            call(a, b, out, i0, i1)
+        np.testing.assert_allclose(out, want, rtol=tol, atol=tol * max(k, 1))
 
 
-def test_rows_that_are_not_contiguous_raise():
-    """A view whose elements within a row are not adjacent (every other column), or
-    whose rows overlap, cannot be handed to BLAS: ValueError, nothing written."""
-    nn = _callers(_module("float64")._mm)[False, False]
-    a, b = np.ones((5, 3)), np.ones((3, 4))
-    out = np.full((5, 4), 7.0)
-    with pytest.raises(ValueError, match="rows are not contiguous"):
-        nn(a, np.ones((3, 8))[:, ::2], out)
-    with pytest.raises(ValueError, match="rows are not contiguous"):
-        nn(np.lib.stride_tricks.as_strided(np.ones(20), (5, 3), (8, 8)), b, out)
+def test_row_blocks_refuse_bad_shapes_and_blocks():
+    call = _rows_caller(_module("float64"))
+    a, b, out = np.ones((5, 3)), np.ones((5, 4)), np.full((3, 4), 7.0)
+    for bad in [(np.ones((4, 3)), b, out), (a, b, np.ones((2, 4))), (a, b, np.ones((3, 5)))]:
+        with pytest.raises(ValueError, match="shapes do not match"):
+            call(*bad, 0, 3)
+    for i0, i1 in [(-1, 2), (2, 1), (0, 4)]:
+        with pytest.raises(ValueError, match="outside the array"):
+            call(a, b, out, i0, i1)
     np.testing.assert_array_equal(out, 7.0)
-    nn(np.ones((5, 1))[:, :1], np.ones((1, 4)), out)      # a single column: any row stride serves
-    np.testing.assert_array_equal(out, 1.0)
+    with pytest.raises(TypingError, match="C-contiguous"):
+        call(np.asfortranarray(a), b, out, 0, 3)
+    with pytest.raises(TypingError, match="one dtype"):
+        call(a, b.astype(np.float32), out, 0, 3)

@@ -119,14 +119,49 @@ def test_thread_count():
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="found through /proc/self/maps")
 def test_blas_held_to_one_thread_and_restored():
     """SciPy's OpenBLAS (the products' BLAS) is found; hold() sets every OpenBLAS
-    found to one thread, release() puts the counts back."""
+    found to one thread, and the counts come back when the last of overlapping holds
+    (trainers in several threads) is released, not before."""
     module = build(SPEC)
     found = module._BlasThreads.found()
     assert found, "no OpenBLAS found in this process"
     before = [get() for _, get in found]
-    held = module._BlasThreads.hold()
+    if max(before) == 1:
+        for set_threads, _ in found:
+            set_threads(2)
+        before = [get() for _, get in found]
     try:
+        module._BlasThreads.hold()
+        module._BlasThreads.hold()
         assert [get() for _, get in found] == [1] * len(found)
+        module._BlasThreads.release()
+        assert [get() for _, get in found] == [1] * len(found)
+        module._BlasThreads.release()
+        assert [get() for _, get in found] == before
     finally:
-        module._BlasThreads.release(held)
+        while module._BlasThreads._holders:
+            module._BlasThreads.release()
+
+
+def test_trainers_in_two_threads_train_as_alone(monkeypatch):
+    """Two threaded trainers at once, each from its own Python thread: each trains as
+    it does alone, and BLAS's thread counts are back afterwards."""
+    import threading
+    module = build(SPEC)
+    X, y = _data(64, seed=9)
+    monkeypatch.setattr(module, "PARALLEL_MACS", 0)
+    monkeypatch.setattr(module, "_THREADS", 2)
+    found = module._BlasThreads.found()
+    before = [get() for _, get in found]
+    alone = module.Trainer(seed=1)
+    alone.fit(X, y, epochs=3, progress=False)
+    trainers = [module.Trainer(seed=1), module.Trainer(seed=1)]
+    runs = [threading.Thread(target=t.fit, args=(X, y), kwargs={"epochs": 3, "progress": False}) for t in trainers]
+    for run in runs:
+        run.start()
+    for run in runs:
+        run.join()
+    for trainer in trainers:
+        assert trainer.t == alone.t
+        for a, b in zip(alone.params, trainer.params):
+            np.testing.assert_array_equal(a, b)
     assert [get() for _, get in found] == before

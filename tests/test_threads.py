@@ -96,24 +96,24 @@ def test_divergence_stops_every_thread_at_the_same_step(lr, scale, status, monke
         np.testing.assert_array_equal(a, b)
 
 
-def test_thread_count():
+def test_thread_count(monkeypatch):
     """One thread for small batches (the barriers would cost more than they save)
     and for batches of many rows (BLAS's own threads split their products); more
-    for the others, up to NUMBA_NUM_THREADS and never more than the rows."""
-    module = build(SPEC)
-    small = module.init_params()
-    assert module._thread_count(16, small) == 1
-    big = [np.zeros((784, 256)), np.zeros(256), np.zeros((256, 10)), np.zeros(10)]
+    for the others, one per 2**20 multiply-adds of the batch's forward products,
+    up to NUMBA_NUM_THREADS (here set to 4) and never more than the rows. The
+    network below does 784*256 + 256*10 = 203,264 multiply-adds per row."""
     import numba
-    cores = numba.config.NUMBA_NUM_THREADS
-    want = min(cores, 128 * (784 * 256 + 2560) // module.PARALLEL_MACS)
-    if not module._BlasThreads.found():
-        want = 1
-    assert module._thread_count(128, big) == want
-    assert module._thread_count(1, big) == 1
-    assert module._thread_count(module.PARALLEL_ROWS + 1, big) == 1
-    if want > 1:
-        assert module._thread_count(module.PARALLEL_ROWS, big) == want
+    module = build(SPEC)
+    assert module.PARALLEL_MACS == 2 ** 20 and module.PARALLEL_ROWS == 512
+    assert module._thread_count(16, module.init_params()) == 1
+    big = [np.zeros((784, 256)), np.zeros(256), np.zeros((256, 10)), np.zeros(10)]
+    monkeypatch.setattr(numba.config, "NUMBA_NUM_THREADS", 4)
+    threaded = bool(module._BlasThreads.found())       # else everything stays on one thread
+    for rows, want in [(1, 1), (5, 1), (10, 1), (11, 2), (15, 2), (16, 3), (128, 4), (512, 4), (513, 1),
+                       (1024, 1)]:
+        assert module._thread_count(rows, big) == (want if threaded else 1), rows
+    monkeypatch.setattr(numba.config, "NUMBA_NUM_THREADS", 1)
+    assert module._thread_count(128, big) == 1
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="found through /proc/self/maps")

@@ -65,13 +65,13 @@ def test_target_report_puts_numba_alone_beside_the_first_step(got, met):
     assert "Numba alone" not in run.startup_table(_startup(got))
 
 
-def test_numba_floor_is_measured_like_a_generated_module():
-    """startup.numba_floor imports its one-kernel module and calls it in fresh
-    processes, cold (compiling) and warm (from Numba's cache), with the numbers
-    first_step reports."""
+def test_numba_floor_runs_in_fresh_processes():
+    """startup.numba_floor writes its one-kernel module, imports it and calls it in
+    fresh processes, cold and warm, and reports the numbers first_step reports (a
+    child that failed, or printed no timing, would raise here)."""
     res = startup.numba_floor(repeats=1)
     for state in ("cold", "warm"):
         r = res[state]
         assert set(r) == {"numpy_numba_import_s", "module_import_s", "first_step_s",
                           "module_import_and_first_step_s"}
-        assert r["module_import_and_first_step_s"] == pytest.approx(r["module_import_s"] + r["first_step_s"])
+        assert all(0 < v < 60 for v in r.values())

@@ -165,3 +165,45 @@ def test_trainers_in_two_threads_train_as_alone(monkeypatch):
         for a, b in zip(alone.params, trainer.params):
             np.testing.assert_array_equal(a, b)
     assert [get() for _, get in found] == before
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+@pytest.mark.parametrize("failing_batch", [0, 2])
+def test_an_undone_step_leaves_the_optimizer_state_of_the_last_finite_step(threads, failing_batch,
+                                                                              monkeypatch):
+    """A step that makes a parameter non-finite is undone: the parameters, the step
+    count and the optimizer's states (here SGD's momentum buffers, stepped in place)
+    are exactly those after the batches before it, as a trainer that trained only
+    those batches has them. Hidden unit 0 carries W1[0, 0] = 1e308 but reaches
+    nothing (its other weights are 0, X's column 0 is 0) until the failing batch sets
+    X[:, 0] = 1: then dL/dW2[0] is about 1e308 and a step of learning rate 10
+    overflows, while the loss stays finite (W2[0] is still 0)."""
+    module = build(SPEC | {"name": "threads_momentum_f64",
+                           "optimizer": {"kind": "sgd", "learning_rate": 10.0, "momentum": 0.9},
+                           "layers": [{"units": 9, "activation": "relu"}, {"units": 3, "activation": "softmax"}]})
+    monkeypatch.setattr(module, "PARALLEL_MACS", 0)
+    monkeypatch.setattr(module, "_THREADS", threads)
+    params = module.init_params(0)
+    params[0][:, 0], params[1][0], params[2][0, :] = 0, 0, 0
+    params[0][0, 0] = 1e308
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(24, 7)), rng.integers(0, 3, size=24)
+    X[:, 0] = 0
+    X[4 * failing_batch:4 * failing_batch + 4, 0] = 1
+    warm = rng.normal(size=(8, 7))
+    warm[:, 0] = 0
+    diverged, reference = module.Trainer(params=params), module.Trainer(params=params)
+    for trainer in (diverged, reference):      # a non-zero momentum to start from
+        trainer.fit(warm, y[:8], epochs=1, batch_size=4, shuffle=False, progress=False)
+    with pytest.raises(module.DivergenceError, match=rf"batch {failing_batch + 1} of the epoch\) made"):
+        diverged.fit(X, y, epochs=1, batch_size=4, shuffle=False, progress=False)
+    if failing_batch:
+        reference.fit(X[:4 * failing_batch], y[:4 * failing_batch], epochs=1, batch_size=4,
+                      shuffle=False, progress=False)
+    assert diverged.t == reference.t == 2 + failing_batch
+    for a, b in zip(diverged.params, reference.params):
+        np.testing.assert_array_equal(a, b)
+    assert list(diverged.state) == ["momentum_buffer"]
+    for a, b in zip(diverged.state["momentum_buffer"], reference.state["momentum_buffer"]):
+        assert np.all(np.isfinite(a)) and np.any(a != 0)
+        np.testing.assert_array_equal(a, b)

@@ -95,12 +95,7 @@ def _exercise(module, spec):
     finally:
         module.PARALLEL_MACS, module._THREADS = settings
     module.loss_and_grad(trainer.params, X, y)
-    span = module.FINITE_SPAN
-    module.FINITE_SPAN = 4      # X's finiteness checked by the compiled _finite_span
-    try:
-        module.forward(trainer.params, X)                            # _predict, _act_*
-    finally:
-        module.FINITE_SPAN = span
+    module.forward(trainer.params, X)                                # _predict, _act_*
     module.loss(trainer.params, X, y)                                # _loss_only
     trainer.predict(X)
     trainer.score(X, y)
@@ -152,11 +147,10 @@ def _violations(module):
 
 def _required(spec):
     """The kernels _exercise must have compiled: both optimizer loops, the forward,
-    backward and loss kernels, the compiled finiteness check, and each layer's activation."""
+    backward and loss kernels, and each layer's activation."""
     acts = [layer["activation"] for layer in spec["layers"]]
     return ({"_update", "_update_any", "_epoch", "_epoch_threads", "_predict", "_loss_only",
-             "_loss_and_grad", "_loss_delta", "_colsum", "_barrier", "_forward", "_backward", "_gather",
-             "_finite_span"}
+             "_loss_and_grad", "_loss_delta", "_colsum", "_barrier", "_forward", "_backward", "_gather"}
             | {f"_act_{a}" for a in acts} | {f"_dact_{a}" for a in acts[:-1]})
 
 

@@ -17,12 +17,6 @@ SPEC_F64 = {"name": "finite_f64", "inputs": 3, "dtype": "float64",
 
 
 @pytest.fixture(scope="module")
-def digits():
-    from generated import digits_mlp
-    return digits_mlp
-
-
-@pytest.fixture(scope="module")
 def f64():
     return build(SPEC_F64)
 

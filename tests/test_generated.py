@@ -56,12 +56,6 @@ def test_header_names_spec_and_version():
     assert "digits.toml" in text and "gradgen 0.1.0" in text and "DO NOT EDIT" in text
 
 
-@pytest.fixture(scope="module")
-def digits():
-    from generated import digits_mlp
-    return digits_mlp
-
-
 def test_contract_constants(digits):
     assert digits.NAME == "digits_mlp" and digits.DTYPE == np.float32
     assert digits.PARAM_NAMES == ["W1", "b1", "W2", "b2"]

@@ -48,12 +48,6 @@ def test_repr_markdown_is_prose_with_math(derivation):
 
 
 # ---------------------------------------------------------------- History
-@pytest.fixture(scope="module")
-def digits():
-    from generated import digits_mlp
-    return digits_mlp
-
-
 class _Collect(HTMLParser):
     def __init__(self):
         super().__init__()

@@ -1,4 +1,4 @@
-"""The generated modules' matrix products (_mm and _mm_rows: BLAS ?gemm called
+"""The generated modules' matrix products (_mm, _mm_rows, _mm_block: BLAS ?gemm called
 directly, not through np.dot) against NumPy's matmul in float64: each transpose
 combination, both dtypes, empty and degenerate shapes, blocks of rows, and the
 refusals (shapes that do not match and blocks outside the array raise ValueError;
@@ -142,3 +142,52 @@ def test_row_blocks_refuse_bad_shapes_and_blocks():
         call(np.asfortranarray(a), b, out, 0, 3)
     with pytest.raises(TypingError, match="one dtype"):
         call(a, b.astype(np.float32), out, 0, 3)
+
+
+def _block_caller(module):
+    @njit
+    def call(a, b, out, r0, r1, c0, c1):
+        module._mm_block(a, b, out, r0, r1, c0, c1)
+    return call
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_blocks_match_numpy(dtype):
+    """_mm_block writes out[r0:r1, c0:c1] of a @ b, read from a's rows and b's columns
+    in place (a thread's block of a forward product), and leaves the rest of out
+    alone; blocks of rows, of columns, of both, empty ones, and a sum over nothing (k
+    = 0, which zeroes the block only); blocks that tile out give the whole product."""
+    call = _block_caller(_module(dtype))
+    rng = np.random.default_rng(12)
+    tol = 1e-5 if dtype == "float32" else 1e-13
+    for m, k, n in [(6, 9, 40), (1, 5, 3), (7, 1, 2), (5, 0, 4), (33, 17, 50)]:
+        a = rng.standard_normal((m, k)).astype(dtype)
+        b = rng.standard_normal((k, n)).astype(dtype)
+        want = a.astype(np.float64) @ b.astype(np.float64)
+        for r0, r1, c0, c1 in [(0, m, 0, n), (1, m, 0, n), (0, m, 1, n - 1), (0, m, n // 2, n),
+                               (m // 2, m, 0, n // 2), (0, m, 2, 2), (m, m, 0, n)]:
+            if not (0 <= r0 <= r1 <= m and 0 <= c0 <= c1 <= n):
+                continue
+            out = np.full((m, n), np.nan, dtype)
+            call(a, b, out, r0, r1, c0, c1)
+            np.testing.assert_allclose(out[r0:r1, c0:c1], want[r0:r1, c0:c1], rtol=tol, atol=tol * max(k, 1),
+                                       err_msg=f"{m, k, n} block {r0, r1, c0, c1}")
+            outside = np.ones((m, n), bool)
+            outside[r0:r1, c0:c1] = False
+            assert np.isnan(out[outside]).all()
+        out = np.full((m, n), np.nan, dtype)
+        for r0, r1, c0, c1 in [(0, m // 2, 0, n), (m // 2, m, 0, n // 3), (m // 2, m, n // 3, n)]:
+            call(a, b, out, r0, r1, c0, c1)
+        np.testing.assert_allclose(out, want, rtol=tol, atol=tol * max(k, 1))
+
+
+def test_blocks_refuse_bad_shapes_and_blocks():
+    call = _block_caller(_module("float64"))
+    a, b, out = np.ones((5, 3)), np.ones((3, 4)), np.full((5, 4), 7.0)
+    for bad in [(np.ones((4, 3)), b, out), (a, np.ones((2, 4)), out), (a, b, np.ones((5, 5)))]:
+        with pytest.raises(ValueError, match="shapes do not match"):
+            call(*bad, 0, 5, 0, 4)
+    for block in [(-1, 2, 0, 4), (3, 2, 0, 4), (0, 6, 0, 4), (0, 5, -1, 4), (0, 5, 3, 2), (0, 5, 0, 5)]:
+        with pytest.raises(ValueError, match="outside the array"):
+            call(a, b, out, *block)
+    np.testing.assert_array_equal(out, 7.0)

@@ -1,5 +1,6 @@
 """The threaded epoch (_epoch_threads on several threads, each with a block of every
-batch's rows and of every gradient's rows, meeting at two barriers per batch): it
+batch's rows, or of a wide layer's columns, and of every gradient's rows, meeting at
+two barriers per batch and after each layer split by columns): it
 must train exactly as the single-threaded _epoch does, in every case that one
 handles (a last smaller batch, shuffling, a thread with no rows, a last batch of one
 row, per-layer learning rates, the general optimizer loop, divergence), and hold
@@ -56,6 +57,65 @@ def test_threaded_epochs_train_as_one_thread(threads, shuffle, rows, monkeypatch
     assert one[1][-1] < one[1][0]           # it trained
     assert not one[3] and max(many[3]) == threads        # _epoch, then _epoch_threads
     assert (1 in many[3]) == (rows == 49)
+
+
+WIDE = SPEC | {"name": "threads_wide_f64",
+               "layers": [{"units": 20, "activation": "tanh"}, {"units": 64, "activation": "relu"},
+                          {"units": 40, "activation": "sigmoid"}, {"units": 3, "activation": "softmax"}]}
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+def test_layers_split_by_columns_train_as_one_thread(threads, monkeypatch):
+    """Hidden layers wider than the batch take their forward product by columns
+    (_forward_blocks; COLUMN_SPLIT_SAVES = 0 lets these small ones): with 2 threads
+    layer 1 (20 units, under 16 columns a thread) by rows, then layers 2 and 3 by
+    columns, so the threads meet before layer 2 and after each; with 3 threads only
+    layer 2. The last batch of 2 rows takes every layer it can by columns, through
+    the small-product loops. Training equals one thread's."""
+    module = build(WIDE)
+    monkeypatch.setattr(module, "COLUMN_SPLIT_SAVES", 0)
+    shapes = [p.shape for p in module.init_params()]
+    fwd = module._forward_blocks(shapes, 16, threads)
+    by_columns = {2: [False, True, True], 3: [False, True, False]}[threads]
+    assert [bool(f[4]) for f in fwd[0]] == [False, True, False]
+    assert [bool(f[5]) for f in fwd[0]] == by_columns
+    X, y = _data(50, seed=4)
+    one = _train(module, 1, monkeypatch, X, y, shuffle=True)
+    many = _train(module, threads, monkeypatch, X, y, shuffle=True)
+    assert max(many[3]) == threads
+    for a, b in zip(one[0], many[0]):
+        np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(many[1], one[1], rtol=1e-12)
+    np.testing.assert_array_equal(many[2], one[2])
+
+
+def test_forward_blocks_cover_each_layer_once():
+    """W2's network (784 -> 256 -> 128 -> 10) on 2 threads: layer 1 (wider than a
+    128-row batch, and 784 * 64 floats less to pack per thread) by columns, 128
+    each, aligned; layer 2 (as wide as the batch) by rows. Batches of 256 rows
+    split every layer by rows; one thread takes everything. For each split, the
+    threads' blocks of every layer tile it exactly once."""
+    module = build(SPEC)
+    shapes = [(784, 256), (256,), (256, 128), (128,), (128, 10), (10,)]
+    fwd = module._forward_blocks(shapes, 128, 2)
+    assert [f.tolist() for f in fwd] == [[[0, 128, 0, 128, 0, 1], [0, 64, 0, 128, 0, 0]],
+                                         [[0, 128, 128, 256, 0, 1], [64, 128, 0, 128, 0, 0]]]
+    assert all(f.dtype == np.uint64 for f in fwd)
+    assert not any(f[:, 5].any() for f in module._forward_blocks(shapes, 256, 2))
+    assert module._forward_blocks(shapes, 128, 1)[0].tolist() == [[0, 128, 0, 256, 0, 0],
+                                                                  [0, 128, 0, 128, 0, 0]]
+    for rows in (1, 3, 64, 100, 128, 200, 256):
+        for nth in (1, 2, 3, 5):
+            fwd = module._forward_blocks(shapes, rows, nth)
+            for l, width in enumerate((256, 128)):
+                cover = np.zeros((rows, width), int)
+                for f in fwd:
+                    r0, r1, c0, c1 = (int(v) for v in f[l, :4])
+                    cover[r0:r1, c0:c1] += 1
+                    if f[l, 5]:
+                        assert c0 % module.COLUMN_ALIGN == 0
+                assert (cover == 1).all(), (rows, nth, l)
+                assert len({tuple(f[l, 4:]) for f in fwd}) == 1     # the same waits for every thread
 
 
 def test_general_optimizer_loop_threaded(monkeypatch):

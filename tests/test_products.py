@@ -95,10 +95,11 @@ def test_generated_module_has_no_np_dot():
     assert kernels.count("_mm(") >= 10
 
 
-def _rows_caller(module):
+def _compiled(kernel):
+    """A compiled caller of kernel (an intrinsic: it is called from compiled code only)."""
     @njit
-    def call(a, b, out, i0, i1):
-        module._mm_rows(a, b, out, i0, i1)
+    def call(*args):
+        kernel(*args)
     return call
 
 
@@ -107,7 +108,7 @@ def test_row_blocks_match_numpy(dtype):
     """_mm_rows writes rows i0:i1 of a.T @ b, read from a's columns i0:i1 in place (a
     threaded epoch's share of a gradient), and leaves the other rows of out alone;
     every split of the rows into blocks gives the whole product."""
-    call = _rows_caller(_module(dtype))
+    call = _compiled(_module(dtype)._mm_rows)
     rng = np.random.default_rng(11)
     tol = 1e-5 if dtype == "float32" else 1e-13
     for k, width, n in [(6, 9, 4), (1, 5, 3), (7, 1, 2), (0, 4, 3), (33, 17, 5)]:
@@ -129,7 +130,7 @@ def test_row_blocks_match_numpy(dtype):
 
 
 def test_row_blocks_refuse_bad_shapes_and_blocks():
-    call = _rows_caller(_module("float64"))
+    call = _compiled(_module("float64")._mm_rows)
     a, b, out = np.ones((5, 3)), np.ones((5, 4)), np.full((3, 4), 7.0)
     for bad in [(np.ones((4, 3)), b, out), (a, b, np.ones((2, 4))), (a, b, np.ones((3, 5)))]:
         with pytest.raises(ValueError, match="shapes do not match"):
@@ -144,20 +145,13 @@ def test_row_blocks_refuse_bad_shapes_and_blocks():
         call(a, b.astype(np.float32), out, 0, 3)
 
 
-def _block_caller(module):
-    @njit
-    def call(a, b, out, r0, r1, c0, c1):
-        module._mm_block(a, b, out, r0, r1, c0, c1)
-    return call
-
-
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_blocks_match_numpy(dtype):
     """_mm_block writes out[r0:r1, c0:c1] of a @ b, read from a's rows and b's columns
     in place (a thread's block of a forward product), and leaves the rest of out
     alone; blocks of rows, of columns, of both, empty ones, and a sum over nothing (k
     = 0, which zeroes the block only); blocks that tile out give the whole product."""
-    call = _block_caller(_module(dtype))
+    call = _compiled(_module(dtype)._mm_block)
     rng = np.random.default_rng(12)
     tol = 1e-5 if dtype == "float32" else 1e-13
     for m, k, n in [(6, 9, 40), (1, 5, 3), (7, 1, 2), (5, 0, 4), (33, 17, 50)]:
@@ -182,7 +176,7 @@ def test_blocks_match_numpy(dtype):
 
 
 def test_blocks_refuse_bad_shapes_and_blocks():
-    call = _block_caller(_module("float64"))
+    call = _compiled(_module("float64")._mm_block)
     a, b, out = np.ones((5, 3)), np.ones((3, 4)), np.full((5, 4), 7.0)
     for bad in [(np.ones((4, 3)), b, out), (a, np.ones((2, 4)), out), (a, b, np.ones((5, 5)))]:
         with pytest.raises(ValueError, match="shapes do not match"):

@@ -29,6 +29,26 @@ def _caller(mm, trans_a, trans_b):
     return call
 
 
+_TOL = {"float32": 1e-5, "float64": 1e-13}
+
+
+def _operands(rng, dtype, a_shape, b_shape, a_transposed):
+    """Random a and b of dtype, and the oracle a.T @ b (a_transposed) or a @ b in float64."""
+    a = rng.standard_normal(a_shape).astype(dtype)
+    b = rng.standard_normal(b_shape).astype(dtype)
+    a64 = a.astype(np.float64)
+    return a, b, (a64.T if a_transposed else a64) @ b.astype(np.float64)
+
+
+def _assert_block(out, want, rows, cols, k, dtype, what):
+    """out[rows, cols] equals want's block; every entry of out outside it is still NaN."""
+    tol = _TOL[dtype]
+    np.testing.assert_allclose(out[rows, cols], want[rows, cols], rtol=tol, atol=tol * max(k, 1), err_msg=what)
+    outside = np.ones(out.shape, bool)
+    outside[rows, cols] = False
+    assert np.isnan(out[outside]).all(), what
+
+
 def _callers(mm):
     """One compiled caller per transpose combination."""
     return {(ta, tb): _caller(mm, ta, tb) for ta in (False, True) for tb in (False, True)}
@@ -40,7 +60,7 @@ def _callers(mm):
 def test_products_match_numpy(dtype, m, k, n):
     mm = _module(dtype)._mm
     rng = np.random.default_rng(m * 100 + k * 10 + n)
-    tol = 1e-5 if dtype == "float32" else 1e-13
+    tol = _TOL[dtype]
     for (ta, tb), caller in _callers(mm).items():
         a = rng.standard_normal((k, m) if ta else (m, k)).astype(dtype)
         b = rng.standard_normal((n, k) if tb else (k, n)).astype(dtype)
@@ -110,23 +130,18 @@ def test_row_blocks_match_numpy(dtype):
     every split of the rows into blocks gives the whole product."""
     call = _compiled(_module(dtype)._mm_rows)
     rng = np.random.default_rng(11)
-    tol = 1e-5 if dtype == "float32" else 1e-13
     for k, width, n in [(6, 9, 4), (1, 5, 3), (7, 1, 2), (0, 4, 3), (33, 17, 5)]:
-        a = rng.standard_normal((k, width)).astype(dtype)
-        b = rng.standard_normal((k, n)).astype(dtype)
-        want = a.T.astype(np.float64) @ b.astype(np.float64)
+        a, b, want = _operands(rng, dtype, (k, width), (k, n), True)
         for i0, i1 in [(0, width), (1, width), (0, width - 1), (width // 2, width // 2 + 1), (2, 2)]:
             if not 0 <= i0 <= i1 <= width:
                 continue
             out = np.full((width, n), np.nan, dtype)
             call(a, b, out, i0, i1)
-            np.testing.assert_allclose(out[i0:i1], want[i0:i1], rtol=tol, atol=tol * max(k, 1),
-                                       err_msg=f"{k, width, n} rows {i0}:{i1}")
-            assert np.isnan(out[:i0]).all() and np.isnan(out[i1:]).all()
+            _assert_block(out, want, slice(i0, i1), slice(None), k, dtype, f"{k, width, n} rows {i0}:{i1}")
         out = np.full((width, n), np.nan, dtype)
         for i0, i1 in [(0, width // 3), (width // 3, width // 2), (width // 2, width)]:
             call(a, b, out, i0, i1)
-        np.testing.assert_allclose(out, want, rtol=tol, atol=tol * max(k, 1))
+        _assert_block(out, want, slice(None), slice(None), k, dtype, f"{k, width, n} tiled")
 
 
 def test_row_blocks_refuse_bad_shapes_and_blocks():
@@ -143,6 +158,8 @@ def test_row_blocks_refuse_bad_shapes_and_blocks():
         call(np.asfortranarray(a), b, out, 0, 3)
     with pytest.raises(TypingError, match="one dtype"):
         call(a, b.astype(np.float32), out, 0, 3)
+    with pytest.raises(TypingError, match="block bounds must be integers"):
+        call(a, b, out, 0.0, 3)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -153,26 +170,19 @@ def test_blocks_match_numpy(dtype):
     = 0, which zeroes the block only); blocks that tile out give the whole product."""
     call = _compiled(_module(dtype)._mm_block)
     rng = np.random.default_rng(12)
-    tol = 1e-5 if dtype == "float32" else 1e-13
     for m, k, n in [(6, 9, 40), (1, 5, 3), (7, 1, 2), (5, 0, 4), (33, 17, 50)]:
-        a = rng.standard_normal((m, k)).astype(dtype)
-        b = rng.standard_normal((k, n)).astype(dtype)
-        want = a.astype(np.float64) @ b.astype(np.float64)
+        a, b, want = _operands(rng, dtype, (m, k), (k, n), False)
         for r0, r1, c0, c1 in [(0, m, 0, n), (1, m, 0, n), (0, m, 1, n - 1), (0, m, n // 2, n),
                                (m // 2, m, 0, n // 2), (0, m, 2, 2), (m, m, 0, n)]:
             if not (0 <= r0 <= r1 <= m and 0 <= c0 <= c1 <= n):
                 continue
             out = np.full((m, n), np.nan, dtype)
             call(a, b, out, r0, r1, c0, c1)
-            np.testing.assert_allclose(out[r0:r1, c0:c1], want[r0:r1, c0:c1], rtol=tol, atol=tol * max(k, 1),
-                                       err_msg=f"{m, k, n} block {r0, r1, c0, c1}")
-            outside = np.ones((m, n), bool)
-            outside[r0:r1, c0:c1] = False
-            assert np.isnan(out[outside]).all()
+            _assert_block(out, want, slice(r0, r1), slice(c0, c1), k, dtype, f"{m, k, n} block {r0, r1, c0, c1}")
         out = np.full((m, n), np.nan, dtype)
         for r0, r1, c0, c1 in [(0, m // 2, 0, n), (m // 2, m, 0, n // 3), (m // 2, m, n // 3, n)]:
             call(a, b, out, r0, r1, c0, c1)
-        np.testing.assert_allclose(out, want, rtol=tol, atol=tol * max(k, 1))
+        _assert_block(out, want, slice(None), slice(None), k, dtype, f"{m, k, n} tiled")
 
 
 def test_blocks_refuse_bad_shapes_and_blocks():
@@ -185,3 +195,5 @@ def test_blocks_refuse_bad_shapes_and_blocks():
         with pytest.raises(ValueError, match="outside the array"):
             call(a, b, out, *block)
     np.testing.assert_array_equal(out, 7.0)
+    with pytest.raises(TypingError, match="block bounds must be integers"):
+        call(a, b, out, 0, 5, 0, 4.0)

@@ -65,7 +65,7 @@ class Gradgen(System):
         if self.trainer is None:
             entry = self._modules[self.key]
             if entry[2] is None:
-                from codegen.loader import import_generated
+                from gradgen.loader import import_generated
                 entry[2] = import_generated(entry[1])
             self.trainer = entry[2].Trainer(params=self.params)
         return self.trainer

@@ -20,7 +20,7 @@ from derive.model import build_ir
 from derive.optimizers import OPTIMIZERS
 from derive.spec import load_spec
 
-from .files import write_atomic
+from gradgen.runtime.files import write_atomic
 from .printer import helper_sources, kernel_code
 
 VERSION = "0.1.0"

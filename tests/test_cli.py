@@ -6,14 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from codegen import cli
+from gradgen import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 DIGITS = ROOT / "examples" / "digits.toml"
 
 
 def run_cli(*args, cwd=ROOT):
-    return subprocess.run([sys.executable, "-m", "codegen.cli", *map(str, args)],
+    return subprocess.run([sys.executable, "-m", "gradgen.cli", *map(str, args)],
                           capture_output=True, text=True, cwd=cwd)
 
 
@@ -123,7 +123,7 @@ def test_sigint_during_train_saves_and_exits_cleanly(tmp_path):
     import time
 
     out = tmp_path / "run"
-    proc = subprocess.Popen([sys.executable, "-m", "codegen.cli", "train", str(DIGITS),
+    proc = subprocess.Popen([sys.executable, "-m", "gradgen.cli", "train", str(DIGITS),
                              "--epochs", "100000", "--out", str(out)],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     seen = []
@@ -150,7 +150,7 @@ def test_sigint_during_train_saves_and_exits_cleanly(tmp_path):
     assert history["stopped_early"] and "interrupted" in history["stop_reason"]
     assert 3 <= history["epochs_run"] < 100000
     assert len(history["loss"]) == history["epochs_run"]
-    from codegen.loader import import_generated
+    from gradgen.loader import import_generated
     module = import_generated(ROOT / "generated" / "digits_mlp.py")
     trainer = module.Trainer.load(out / "params.npz")
     steps_per_epoch = -(-1438 // 32)       # 1797 digits, 20% held out, batches of 32
@@ -161,7 +161,7 @@ def test_sigint_during_train_saves_and_exits_cleanly(tmp_path):
 def test_debug_flag_shows_the_traceback(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text(DIGITS.read_text().replace("units = 32", "units = 0"))
-    proc = subprocess.run([sys.executable, "-m", "codegen.cli", "--debug", "derive", str(bad)],
+    proc = subprocess.run([sys.executable, "-m", "gradgen.cli", "--debug", "derive", str(bad)],
                           capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode != 0 and "Traceback" in proc.stderr and "SpecError" in proc.stderr
 

@@ -15,7 +15,7 @@ SPEC = os.path.join(ROOT, "examples", "digits.toml")
     ["generate", SPEC, "-o", "/proc/no-such-folder"],
 ], ids=["derive", "generate"])
 def test_unwritable_output_is_one_line_exit_2(args):
-    out = subprocess.run([sys.executable, "-m", "codegen.cli", *args], capture_output=True,
+    out = subprocess.run([sys.executable, "-m", "gradgen.cli", *args], capture_output=True,
                          text=True, cwd=ROOT)
     lines = out.stderr.strip().splitlines()
     assert out.returncode == 2, out.stderr

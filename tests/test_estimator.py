@@ -18,7 +18,7 @@ from sklearn.exceptions import NotFittedError as SklearnNotFittedError  # noqa: 
 from sklearn.utils.estimator_checks import check_estimator  # noqa: E402
 
 from codegen import generate  # noqa: E402
-from codegen.loader import import_generated  # noqa: E402
+from gradgen.loader import import_generated  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 

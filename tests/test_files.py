@@ -1,4 +1,4 @@
-"""codegen.files.write_atomic: the file appears whole or not at all, with the mode a
+"""gradgen.runtime.files.write_atomic: the file appears whole or not at all, with the mode a
 plain open() gives (mkstemp's 0600 would hide reports and modules from other users),
 an existing file keeps its mode, and a non-regular target (/dev/null) is written
 through, not replaced."""
@@ -7,7 +7,7 @@ import stat
 
 import pytest
 
-from codegen.files import write_atomic
+from gradgen.runtime.files import write_atomic
 
 
 def _mode(path):
@@ -19,12 +19,12 @@ def test_new_file_gets_the_umask_mode(tmp_path):
     try:
         import importlib
 
-        import codegen.files
-        importlib.reload(codegen.files)          # it reads the umask once, at import
-        path = codegen.files.write_atomic(tmp_path / "a.txt", "hello")
+        import gradgen.runtime.files
+        importlib.reload(gradgen.runtime.files)          # it reads the umask once, at import
+        path = gradgen.runtime.files.write_atomic(tmp_path / "a.txt", "hello")
     finally:
         os.umask(mask)
-        importlib.reload(codegen.files)
+        importlib.reload(gradgen.runtime.files)
     assert path.read_text() == "hello" and _mode(path) == 0o644
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt"]
 

@@ -7,8 +7,8 @@ refuse it with exit 2 and exactly one line on stderr,
 nothing executed (the payloads that would create a file leave no file; in-process,
 eval / exec / os.system / subprocess are spied on and never called).
 
-A few cases run `python -m codegen.cli` as a real subprocess; the rest call
-`codegen.cli.main([...])`, the same entry point, in-process (it returns the exit code).
+A few cases run `python -m gradgen.cli` as a real subprocess; the rest call
+`gradgen.cli.main([...])`, the same entry point, in-process (it returns the exit code).
 """
 import builtins
 import importlib
@@ -26,7 +26,7 @@ try:
 except ModuleNotFoundError:     # Python 3.10: the tomli backport (a dependency there)
     import tomli as tomllib
 
-from codegen import cli
+from gradgen import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = "{target}"          # replaced by a path under tmp_path that must never appear
@@ -196,7 +196,7 @@ def _check_refusal(code, out, err, spec, field, target):
                          ids=[repr(HOSTILE[i][0])[:40] for i in sorted(SUBPROCESS)])
 def test_hostile_formula_refused_by_subprocess(tmp_path, index):
     spec, target, field = _case(tmp_path, index)
-    proc = subprocess.run([sys.executable, "-m", "codegen.cli", "derive", str(spec)],
+    proc = subprocess.run([sys.executable, "-m", "gradgen.cli", "derive", str(spec)],
                           capture_output=True, text=True, cwd=ROOT, timeout=120)
     _check_refusal(proc.returncode, proc.stdout, proc.stderr, spec, field, target)
 

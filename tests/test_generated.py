@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from codegen import render
-from codegen.loader import import_generated
+from gradgen.loader import import_generated
 from derive import load_spec
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -195,8 +195,8 @@ def test_generate_is_atomic(tmp_path, monkeypatch):
 
     def broken(src, dst):
         raise OSError("rename failed")
-    import codegen.files
-    monkeypatch.setattr(codegen.files.os, "replace", broken)
+    import gradgen.runtime.files
+    monkeypatch.setattr(gradgen.runtime.files.os, "replace", broken)
     with pytest.raises(OSError):
         generator.generate(data, out_dir=tmp_path)
     assert target.read_text() == before

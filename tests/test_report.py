@@ -31,8 +31,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from codegen import charts, cli  # noqa: E402
-from codegen.report import DEFAULT_OPTIMIZERS, ReportError, chart_data, parse_optimizers  # noqa: E402
+from gradgen import charts, cli  # noqa: E402
+from gradgen.report import DEFAULT_OPTIMIZERS, ReportError, chart_data, parse_optimizers  # noqa: E402
 
 CHART_IDS = ("chart-performance", "chart-activations", "chart-optimizers", "chart-learning-rates")
 
@@ -257,7 +257,7 @@ MEASURE = """(() => {
 # --------------------------------------------------------------------------- fixtures
 
 def run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "codegen.cli", *map(str, args)],
+    return subprocess.run([sys.executable, "-m", "gradgen.cli", *map(str, args)],
                           capture_output=True, text=True, cwd=ROOT)
 
 
@@ -378,8 +378,8 @@ def test_activations_come_from_generated_forward_passes(built):
     the training rows (the same split as train), and the hidden layer's is the tanh range."""
     import numpy as np
 
-    from codegen.data import load_data, split
-    from codegen.loader import import_generated
+    from gradgen.data import load_data, split
+    from gradgen.loader import import_generated
     data = chart_data(built["html"])
     module = import_generated(built["dir"] / "generated" / "iris_report.py")
     trainer = module.Trainer.load(built["run"] / "params.npz")
@@ -550,7 +550,7 @@ def test_report_bad_options_are_one_line_errors(tmp_path, capsys):
 
 
 def test_derive_and_generate_do_not_import_matplotlib():
-    code = ("import sys; from codegen import cli; "
+    code = ("import sys; from gradgen import cli; "
             "cli.main(['derive', 'examples/digits.toml', '--format', 'text', '-o', '/dev/null']); "
             "cli.main(['generate', 'examples/digits.toml', '-o', sys.argv[1]]); "
             "print('matplotlib' in sys.modules)")

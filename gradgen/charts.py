@@ -15,7 +15,7 @@ import io
 import math
 import re
 
-from .files import write_atomic
+from .runtime.files import write_atomic
 
 CHARTS = ("performance", "activations", "optimizers", "learning_rates")
 TITLES = {

@@ -5,7 +5,7 @@ import numpy as np
 
 from derive.spec import load_spec
 
-from .generator import generate
+from codegen.generator import generate
 from .loader import import_generated
 
 TOLERANCE = 1e-5

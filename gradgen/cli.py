@@ -10,11 +10,11 @@ import sys
 import time
 from pathlib import Path
 
+from codegen.generator import EditedByHandError
 from derive.errors import FormulaError, SpecError
 
 from .data import DataError
-from .files import write_atomic
-from .generator import EditedByHandError
+from .runtime.files import write_atomic
 
 EXIT_USAGE = 2
 
@@ -89,7 +89,7 @@ def cmd_derive(args):
 
 
 def cmd_generate(args):
-    from .generator import generate
+    from codegen.generator import generate
     print(generate(args.spec, out_dir=args.out_dir, force=args.force))
     return 0
 
@@ -107,7 +107,7 @@ def cmd_train(args):
     from derive.spec import load_spec
 
     from .data import load_data, split
-    from .generator import generate
+    from codegen.generator import generate
     from .loader import import_generated
 
     spec = load_spec(args.spec)

@@ -41,11 +41,14 @@ import numpy as np
 from derive.optimizers import LEARNING_RATE, OPTIMIZERS
 from derive.spec import load_spec
 
+from codegen.generator import VERSION, generate
+
 from . import charts
 from .data import DataError, load_data, split
-from .files import write_atomic
-from .generator import TEMPLATES, VERSION, generate
 from .loader import import_generated
+from .runtime.files import write_atomic
+
+TEMPLATES = Path(__file__).parent / "templates"
 
 DEFAULT_OPTIMIZERS = ("sgd", "adam", "rmsprop", "adagrad")
 HISTOGRAM_BINS = 40

@@ -21,6 +21,8 @@ from derive.optimizers import OPTIMIZERS
 from derive.spec import load_spec
 
 from gradgen.runtime.files import write_atomic
+from gradgen.runtime import VERSION as RUNTIME_VERSION
+
 from .printer import helper_sources, kernel_code
 
 VERSION = "0.1.0"
@@ -28,16 +30,6 @@ VERSION = "0.1.0"
 # layer whose products at the spec's batch size have at most this many multiply-adds
 # gets loops as well, used whenever a product is that small at run time.
 SMALL_GEMM = 4096
-# An epoch splits each batch across threads (_epoch_threads), one per this many
-# multiply-adds of the batch's forward products (up to the cores): below it, meeting
-# at the two barriers per batch and starting the threads cost more than they save
-# (benchmarks/: W2, a 30-million one, gains; W1, 76 thousand, would lose).
-PARALLEL_MACS = 1 << 20
-# ... and only for batches of at most this many rows. Bigger batches leave the
-# products to BLAS's own threads: their products are big enough for BLAS to split
-# well, and the work between them (the optimizer step, per batch) is a small share
-# (benchmarks/: W2's 128-row batches gain, W3's 1024-row batches lose).
-PARALLEL_ROWS = 512
 TEMPLATES = Path(__file__).parent / "templates"
 
 
@@ -58,6 +50,17 @@ def _env():
     )
     env.filters["pyrepr"] = repr
     return env
+
+
+def _equation_labels(spec):
+    """key -> " (eq. N)": the derivation's number of each equation a kernel statement
+    computes (derive's Derivation.equations), as the templates print it."""
+    from derive import derive
+    numbers = getattr(derive(spec), "equations", {})
+
+    def eq(key, prefix=" "):
+        return f"{prefix}(eq. {numbers[key]})" if key in numbers else ""
+    return eq
 
 
 def _activation_context(key, act, dtype):
@@ -83,7 +86,9 @@ def _loss_context(ir, dtype):
                value_code=code(loss.value), delta_code=code(loss.delta),
                row_sum_formula=_formula(loss.row_sum) if loss.row_sum is not None else "",
                row_sum_code=code(loss.row_sum) if loss.row_sum is not None else "",
-               needs_lse="lse" in loss.value_uses, lse_code="")
+               needs_lse="lse" in loss.value_uses, lse_code="",
+               # the kernel evaluates the term in another form than the spec's (from the logits)
+               stable=loss.value != loss.term.subs(symbols.yhat, calculus.a))
     if ctx["needs_lse"]:
         # only a softmax output's loss reads lse (derive.model.loss_ir), from the zmax and
         # total its own row kernel (_act_<key>_row) returns
@@ -119,11 +124,12 @@ def _element_loop(assignments, rule, hypers, doubles):
     per-step scalars, and the hyper-parameters (double precision for the scalars, the
     module's dtype in the loop), only where something reads them."""
     invariant = {h["symbol"] for h in hypers} | {s for s, _ in rule.scalars} | {optimizers.lr, symbols.t}
-    assignments, hoisted = _hoist_reciprocals(
-        [(target, expr) for target, expr in assignments if expr != target], invariant)
+    kept = [(i, target, expr) for i, (target, expr) in enumerate(assignments) if expr != target]
+    rewritten, hoisted = _hoist_reciprocals([(target, expr) for _, target, expr in kept], invariant)
     code, reads, writes = [], set(), set()
-    for target, expr in assignments:
-        code.append((target.name, kernel_code(expr)))
+    for (i, _, shown), (target, expr) in zip(kept, rewritten):
+        # the derivation numbers the rule's rows (update.<i>) as the registry lists them
+        code.append((target.name, kernel_code(expr), _formula(shown), f"update.{i}"))
         reads |= expr.free_symbols
         writes.add(target)
     scalars, double_reads = [], set()
@@ -134,9 +140,12 @@ def _element_loop(assignments, rule, hypers, doubles):
     scalars = scalars[::-1]
     names = {**doubles, **{s: f"{s.name}_" for s in scalars}}
     every = dict(list(rule.scalars) + hoisted)
+    own = {s for s, _ in rule.scalars}
     return dict(code=code, loads=[s.name for s in rule.states if s in reads],
                 stores=[s.name for s in rule.states if s in writes],
-                scalar_code=[(s.name, kernel_code(every[s], const="{}", names=names)) for s in scalars],
+                scalar_code=[(s.name, kernel_code(every[s], const="{}", names=names),
+                              _formula(every[s]), f"update.scalar.{s.name}" if s in own else "")
+                             for s in scalars],
                 scalar_casts=[s.name for s in scalars if s in reads],
                 hoisted=[(r.name, _formula(e)) for r, e in hoisted],
                 hyper_doubles=[h for h in hypers if h["symbol"] in reads | double_reads],
@@ -181,7 +190,7 @@ def _optimizer_context(ir):
     defaults.update({k: v for k, v in ir.optimizer.values.items()})
     rules = {h.name: (h.kind, h.minimum, h.below) for h in opt.hyperparameters}
     return dict(
-        name=opt.name, title=opt.title, doc=opt.doc, hypers=hypers,
+        name=opt.name, title=opt.title, doc=opt.doc, hypers=hypers, defaults=defaults,
         hyper_order=[h.name for h in opt.hyperparameters if h.symbols],
         rules_literal=pprint.pformat(rules, sort_dicts=False, width=88),
         defaults_literal=pprint.pformat(defaults, sort_dicts=False, width=88),
@@ -197,6 +206,7 @@ def build_context(spec):
     """Everything the templates need, from a validated spec."""
     ir = build_ir(spec)
     acts, keys, key_of_definition = {}, {}, {}
+    first_layer = {}
     for layer in ir.layers:
         act = layer.activation
         key = act.name if act.name != "formula" else f"formula_{layer.index}"
@@ -205,6 +215,7 @@ def build_context(spec):
         if key not in acts:
             acts[key] = _activation_context(key, act, spec.dtype)
             key_of_definition.setdefault(act.definition, key)
+            first_layer[key] = layer.index
         keys[layer.index] = key
     n = len(ir.layers)
     batch = spec.training.batch_size
@@ -215,6 +226,8 @@ def build_context(spec):
                    a_prev="X" if l.index == 1 else f"A{l.index - 1}",
                    # Z is kept where the loss (output layer) or the backward pass reads it
                    store_z=l.index == n or l.activation.vector or l.activation.needs_z,
+                   # a layer whose activation an earlier layer has: that layer's kernels
+                   kernels_from=first_layer[keys[l.index]] if first_layer[keys[l.index]] != l.index else None,
                    # products this small at the spec's batch size run as loops, not BLAS
                    small=batch * l.n_in * l.n_out <= SMALL_GEMM)
               for l in ir.layers]
@@ -227,17 +240,16 @@ def build_context(spec):
     printed = [v for ctx in [loss_ctx, *acts.values()] for k, v in ctx.items() if k.endswith("_code")]
     inits = sorted({l.init for l in spec.layers})
     spec_dict = spec.to_dict()
+    training = spec_dict["training"] | {k: None for k in ("target_loss", "patience")
+                                        if k not in spec_dict["training"]}
     return dict(
         name=spec.name, version=VERSION, source=_source_label(spec), digest=spec.digest(),
         spec_literal=pprint.pformat(spec_dict, sort_dicts=False, width=88),
-        training_literal=pprint.pformat(spec_dict["training"] | {
-            k: None for k in ("target_loss", "patience") if k not in spec_dict["training"]},
-            sort_dicts=False, width=88),
+        training_literal=pprint.pformat(training, sort_dicts=False, width=88),
         dtype=spec.dtype, inputs=spec.inputs, layers=layers,
         activations=[acts[k] for k in sorted(acts)], act_by_key=acts, small_gemm=SMALL_GEMM,
-        parallel_macs=PARALLEL_MACS, parallel_rows=PARALLEL_ROWS,
         loss=loss_ctx, optimizer=opt_ctx, task=task,
-        helpers=helper_sources(printed, "@njit(**_INNER)"),
+        helpers=helper_sources(printed, "@njit(**INNER)"),
         param_names=params,
         param_shapes=[s for l in ir.layers for s in ((l.n_in, l.n_out), (l.n_out,))],
         layer_activations=[l["act_name"] for l in layers],
@@ -247,11 +259,14 @@ def build_context(spec):
                     scale_formula=_formula(INITIALIZERS[i].scale)) for i in inits],
         init_kinds={i: (INITIALIZERS[i].distribution, INITIALIZERS[i].bias) for i in inits},
         params_args=", ".join(params),
+        runtime_version=RUNTIME_VERSION, eq=_equation_labels(spec),
+        estimator_defaults={k: tuple(v) if isinstance(v, list) else v
+                            for k, v in (opt_ctx["defaults"] | training).items()},
         za_args=", ".join(f"{v}{i}" for i in range(1, n + 1) for v in ("Z", "A")),
         d_args=", ".join(f"D{i}" for i in range(1, n + 1)),
         grad_args=", ".join(f"g{p}" for p in params),
         # what _epoch takes after its settings, in _EpochWork's order
-        work_args=["P", "G"]
+        work_args=["live", "scratch"]
         + [name for l in layers for name in (f"W{l['index']}", f"b{l['index']}",
                                               f"gW{l['index']}", f"gb{l['index']}")]
         + [f"S_{s}" for s in opt_ctx["states"]]

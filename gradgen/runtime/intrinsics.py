@@ -1,12 +1,57 @@
-# ------------------------------------------------------------------- products
-# Matrix products call BLAS ?gemm through numba_xxgemm, the C entry point that
-# np.dot's implementation ends in (SciPy's BLAS): the same library and arithmetic
-# as np.dot, without np.dot's implementation, which Numba compiles once per operand
-# layout (a @ b, a.T @ b, a @ b.T) at about 0.1 s each. Here a product compiles to
-# a shape check and a call. _mm_rows computes a block of rows of a.T @ b from a
-# block of a's columns, passed to BLAS with a's row length as leading dimension:
-# a threaded epoch's share of a gradient, without a copy or a slice; _mm_block
-# likewise a block of a @ b (a thread's rows or columns of a layer's forward product).
+"""Every use of Numba's internals in gradgen, in one place, each with why it is needed.
+
+Generated modules and the rest of the runtime reach Numba's internals only
+through this module; a Numba release that changes them breaks here, and only
+here. What is used, and why:
+
+- The jit options `INNER`, `ENTRY`, `EPOCH` use Numba's private flags
+  `no_cpython_wrapper` and `no_cfunc_wrapper` (a kernel called only from
+  compiled code needs no Python or C entry point: Numba would compile one for
+  each, which costs compilation time only) and `_nrt=False` (kernels that
+  allocate nothing need no reference counting: their caller holds every array
+  they see for the whole call, so the counts would only add atomic updates per
+  slice and per parameter swap, on counters the epoch's threads share).
+- `mm`, `mm_rows`, `mm_block`: matrix products as `@intrinsic`s that call BLAS
+  ?gemm through `numba_xxgemm`, the C entry point np.dot's implementation ends in
+  (SciPy's BLAS, found by `numba.np.linalg.ensure_blas`): the same library and
+  arithmetic as np.dot, without np.dot's implementation, which Numba compiles
+  once per operand layout (a @ b, a.T @ b, a @ b.T) at about 0.1 s each. A
+  product compiles to a shape check and a call. `mm_rows` computes a block of
+  rows of a.T @ b from a block of a's columns, passed to BLAS with a's row length
+  as leading dimension (a threaded epoch's share of a gradient, without a copy);
+  `mm_block` likewise a block of a @ b. They use `numba.core.cgutils` (LLVM IR
+  helpers), `numba.core.funcdesc.ExternalFunctionDescriptor` (to declare the C
+  function), `numba.core.errors.TypingError` (refusals at compile time) and
+  `numba.np.linalg`'s `get_blas_kind`, `make_constant_slot`, `check_blas_return`.
+- `load_acquire`, `store_release`: atomic loads and stores with acquire/release
+  ordering (llvmlite's `load_atomic`/`store_atomic`), which Numba does not offer:
+  the epoch's threads meet at a barrier of counters (kernels.barrier).
+- `spin_pause`: x86's `pause` instruction (the LLVM intrinsic
+  `llvm.x86.sse2.pause`) between two reads of a spin loop; nothing elsewhere.
+"""
+import platform
+
+from numba import types as _nb_types
+from numba.core import cgutils as _cgutils
+from numba.core import errors as _nb_errors
+from numba.core import funcdesc as _funcdesc
+from numba.extending import intrinsic as _intrinsic
+from numba.np import linalg as _linalg
+
+__all__ = ["JIT", "INNER", "ENTRY", "EPOCH", "ensure_blas", "mm", "mm_rows", "mm_block",
+           "load_acquire", "store_release", "spin_pause"]
+
+JIT = dict(cache=True, nogil=True, error_model="numpy")
+INNER = dict(JIT, no_cpython_wrapper=True, no_cfunc_wrapper=True, _nrt=False)   # called from compiled code only
+ENTRY = dict(JIT, no_cfunc_wrapper=True)                                           # called from Python
+EPOCH = dict(ENTRY, _nrt=False)                                                    # called from Python, allocates nothing
+
+
+def ensure_blas():
+    """Load SciPy's BLAS, the one the products call (raises where SciPy is missing)."""
+    _linalg.ensure_blas()
+
+
 _XXGEMM = _funcdesc.ExternalFunctionDescriptor(
     "numba_xxgemm", _nb_types.intc,
     (_nb_types.char,) * 3                       # kind ("s" or "d"), transa, transb
@@ -77,14 +122,14 @@ def _outside(builder, lo, hi, size):
 
 
 @_intrinsic
-def _mm(typingctx, a, trans_a, b, trans_b, out):
+def mm(typingctx, a, trans_a, b, trans_b, out):
     """out = op(a) op(b), op(x) = x.T where trans_x (a constant) is true. The arrays
     must be typed as C-contiguous 2-d arrays of one dtype (refused when compiling);
     shapes that do not match raise ValueError. An intrinsic: each product compiles
     inline to the check and the call, not to a function of its own."""
-    _check_operands("_mm", (a, b, out))
+    _check_operands("mm", (a, b, out))
     if not all(isinstance(t, _nb_types.BooleanLiteral) for t in (trans_a, trans_b)):
-        raise _nb_errors.TypingError("_mm's transpose flags must be the constants True or False")
+        raise _nb_errors.TypingError("mm's transpose flags must be the constants True or False")
     ta, tb = trans_a.literal_value, trans_b.literal_value
 
     def codegen(context, builder, sig, args):
@@ -103,14 +148,14 @@ def _mm(typingctx, a, trans_a, b, trans_b, out):
 
 
 @_intrinsic
-def _mm_rows(typingctx, a, b, out, i0, i1):
+def mm_rows(typingctx, a, b, out, i0, i1):
     """out[i0:i1] = a[:, i0:i1].T @ b, the other rows of out untouched: a block of
     rows of a.T @ b, read from a block of a's columns in place. The arrays must be
     typed as C-contiguous 2-d arrays of one dtype (refused when compiling); shapes
     that do not match, or a block outside 0 <= i0 <= i1 <= a.shape[1], raise
     ValueError."""
-    _check_operands("_mm_rows", (a, b, out))
-    _check_bounds("_mm_rows", (i0, i1))
+    _check_operands("mm_rows", (a, b, out))
+    _check_bounds("mm_rows", (i0, i1))
 
     def codegen(context, builder, sig, args):
         arr_a, arr_b, arr_out = (context.make_array(sig.args[i])(context, builder, args[i]) for i in (0, 1, 2))
@@ -131,15 +176,15 @@ def _mm_rows(typingctx, a, b, out, i0, i1):
 
 
 @_intrinsic
-def _mm_block(typingctx, a, b, out, r0, r1, c0, c1):
+def mm_block(typingctx, a, b, out, r0, r1, c0, c1):
     """out[r0:r1, c0:c1] = a[r0:r1] @ b[:, c0:c1], the rest of out untouched: a block
     of a @ b computed in place, read from a's rows and b's columns without a copy (a
     thread's share of a layer's forward product: its rows, or its columns, where
     each thread then packs only its columns of b for BLAS). The arrays must be typed
     as C-contiguous 2-d arrays of one dtype (refused when compiling); shapes that do
     not match, or a block outside out, raise ValueError."""
-    _check_operands("_mm_block", (a, b, out))
-    _check_bounds("_mm_block", (r0, r1, c0, c1))
+    _check_operands("mm_block", (a, b, out))
+    _check_bounds("mm_block", (r0, r1, c0, c1))
 
     def codegen(context, builder, sig, args):
         arr_a, arr_b, arr_out = (context.make_array(sig.args[i])(context, builder, args[i]) for i in (0, 1, 2))
@@ -159,3 +204,37 @@ def _mm_block(typingctx, a, b, out, r0, r1, c0, c1):
         return context.get_dummy_value()
 
     return _nb_types.void(a, b, out, r0, r1, c0, c1), codegen
+
+
+@_intrinsic
+def load_acquire(typingctx, counters, i):
+    """counters[i], read atomically (acquire: what its writer stored before it is seen)."""
+    def codegen(context, builder, sig, args):
+        arr = context.make_array(sig.args[0])(context, builder, args[0])
+        return builder.load_atomic(_cgutils.get_item_pointer(context, builder, sig.args[0], arr, [args[1]]),
+                                   "acquire", 8)
+    return _nb_types.int64(counters, i), codegen
+
+
+@_intrinsic
+def store_release(typingctx, counters, i, value):
+    """counters[i] = value, atomically (release: everything stored before it is seen first)."""
+    def codegen(context, builder, sig, args):
+        arr = context.make_array(sig.args[0])(context, builder, args[0])
+        builder.store_atomic(args[2], _cgutils.get_item_pointer(context, builder, sig.args[0], arr, [args[1]]),
+                             "release", 8)
+        return context.get_dummy_value()
+    return _nb_types.void(counters, i, _nb_types.int64), codegen
+
+
+@_intrinsic
+def spin_pause(typingctx):
+    """x86's pause between two reads of a spin loop (nothing elsewhere): it spares the
+    core's sibling and the memory bus."""
+    def codegen(context, builder, sig, args):
+        if platform.machine().lower() in ("x86_64", "amd64", "i386", "i686"):
+            ir = _cgutils.ir     # llvmlite's IR module, as Numba's own code generation uses it
+            builder.call(_cgutils.get_or_insert_function(
+                builder.module, ir.FunctionType(ir.VoidType(), []), "llvm.x86.sse2.pause"), [])
+        return context.get_dummy_value()
+    return _nb_types.void(), codegen

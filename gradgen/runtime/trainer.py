@@ -1,0 +1,260 @@
+"""The Trainer every generated module binds to its kernels: the training loop
+(batches, shuffling, threads, validation, early stopping, progress, Ctrl-C,
+divergence), prediction, scoring and checkpoints. A generated module subclasses
+it with its Model:  class Trainer(runtime.Trainer): model = MODEL."""
+import difflib
+import math
+
+import numpy as np
+
+from . import checkpoint, threads, validation
+from .history import History
+from .progress import DeferredInterrupt, progress_bar
+from .workspace import EpochWork
+
+# shuffled rows are gathered in chunks of about this many bytes of X, then trained on
+GATHER_BYTES = 1 << 21
+
+
+class DivergenceError(FloatingPointError):
+    """Training produced a non-finite loss; Trainer.params keeps the last finite values."""
+
+
+class Trainer:
+    """Trains the model's network with its optimizer (see the generated module)."""
+    model = None              # the generated module's Model
+
+    def __init__(self, params=None, seed=0, **overrides):
+        model = self.model
+        self.params = model.init_params(seed) if params is None else validation.check_params(model, params)
+        self.seed = seed
+        self.hyper = dict(model.hyperparameters)
+        self.training = dict(model.training, seed=seed)
+        for key, value in overrides.items():
+            if key in model.hyper_rules:
+                self.hyper[key] = validation.check_hyper(model.hyper_rules, key, value)
+            elif key in validation.TRAINING_TYPES:
+                self.training[key] = validation.check_training(key, value)
+            else:
+                known = sorted(model.hyper_rules) + sorted(validation.TRAINING_TYPES)
+                close = difflib.get_close_matches(key, known, n=1)
+                hint = f"did you mean {close[0]!r}? " if close else ""
+                raise TypeError(f"unknown setting {key!r}; {hint}{model.optimizer} and training take: "
+                                + ", ".join(known))
+        if model.check_settings is not None:
+            model.check_settings(self.hyper)
+        self.state = {name: [np.full_like(p, self.hyper[model.state_initial[name]]
+                                          if name in model.state_initial else 0) for p in self.params]
+                      for name in model.state_names}
+        self.t = 0
+        self.history = History()
+        self._rng = np.random.default_rng(seed)
+
+    # -- settings as the kernels take them
+    def _learning_rates(self):
+        return np.array([self.hyper["learning_rate"] if lr is None else lr
+                         for lr in self.model.layer_learning_rates], dtype=np.float64)
+
+    def _hyper_vector(self):
+        values = []
+        for name in self.model.hyper_order:
+            value = self.hyper[name]
+            values.extend(value if isinstance(value, tuple) else [float(value)])
+        return np.array(values, dtype=np.float64)
+
+    def _work(self, X, Y):
+        """The epoch's buffers: the previous call's, if they fit."""
+        work = getattr(self, "_epoch_work", None)
+        if work is None or not work.fits(self.params, X.shape[1], Y.shape[1]):
+            model = self.model
+            work = self._epoch_work = EpochWork(self.params, X.shape[1], Y.shape[1], model.state_names,
+                                                model.keeps_z, model.dtype)
+        return work
+
+    def _run(self, X, Y, order, batch_size):
+        """Run the compiled epoch over the rows `order` of X, Y; returns (per-batch
+        losses, per-batch correct predictions, batch sizes)."""
+        kernels = self.model.kernels
+        n = len(order)
+        n_batches = (n + batch_size - 1) // batch_size
+        losses = np.full(n_batches, np.nan)
+        correct = np.zeros(n_batches, dtype=np.int64)
+        sequential = n == X.shape[0] and bool(np.array_equal(order, np.arange(n)))
+        work = self._work(X, Y)
+        hypers, lrs = self._hyper_vector(), self._learning_rates()
+        any_case = None if kernels.spec_case(hypers) else True      # which update the epoch compiles
+        full = n // batch_size * batch_size
+        chunk = (max(full, batch_size) if sequential       # shuffled: gathered chunk by chunk
+                 else batch_size * max(1, GATHER_BYTES // (batch_size * X[:1].nbytes)))
+        calls = [(lo, min(lo + chunk, full), batch_size) for lo in range(0, full, chunk)]
+        calls += [(full, n, n - full)] if n > full else []       # a smaller last batch
+        nth = threads.thread_count(batch_size, self.params)       # the last batch's too: one kernel
+
+        def run(calls):
+            """The calls' batches from the trainer's parameters and states; returns
+            (step count, whether the scratch buffer holds the parameters, status,
+            batches run)."""
+            work.load(self.params, self.state)
+            t, swapped = self.t, False
+            for lo, hi, rows in calls:
+                Xs, Ys = (X[lo:hi], Y[lo:hi]) if sequential else work.gather(X, Y, order[lo:hi])
+                first = lo // batch_size
+                settings = (Xs, Ys, rows, lrs, hypers, t, losses[first:], correct[first:], any_case)
+                if nth > 1:
+                    ran, t, status, flipped = threads.run_threads(kernels.epoch_threads, min(nth, rows),
+                                                                  settings, work, rows, swapped)
+                else:
+                    ran, t, status, flipped = kernels.epoch(*settings, work.ranges, *work.args(rows, swapped))
+                swapped ^= flipped
+                if status:
+                    return t, swapped, status, first + ran
+            return t, swapped, 0, n_batches
+
+        if nth > 1:
+            threads.BlasThreads.hold()
+        try:
+            t, swapped, status, done = run(calls)
+            if status == 2:
+                # The undone step kept the old parameters (two flat buffers) but has
+                # moved the optimizer's states, which are stepped in place. Replay the
+                # batches before it from the trainer's own arrays, which nothing has
+                # written yet: the same batches give the same results, so the states
+                # too are those of the last finite step.
+                end = done * batch_size
+                t, swapped, _, _ = run([(lo, min(hi, end), rows) for lo, hi, rows in calls if lo < end])
+        finally:
+            if nth > 1:
+                threads.BlasThreads.release()
+        work.finish(self.params, self.state, swapped)
+        self.t = t
+        sizes = np.minimum(batch_size, len(order) - batch_size * np.arange(n_batches))
+        if status == 1:
+            raise DivergenceError(f"the loss became {losses[done]} at step {self.t + 1} "
+                                  f"(batch {done + 1} of the epoch); the parameters of the "
+                                  "last finite step are kept. Try a smaller learning rate.")
+        if status == 2:
+            raise DivergenceError(f"step {self.t + 1} (batch {done + 1} of the epoch) made the "
+                                  "parameters non-finite; it was undone, the parameters of the "
+                                  "last finite step are kept. Try a smaller learning rate.")
+        return losses, correct, sizes
+
+    def _data(self, X, y):
+        X = validation.check_X(self.model, X, self.params)
+        return X, validation.check_y(self.model, y, X.shape[0], self.params[-1].shape[0])
+
+    # -- the contract's API
+    def step(self, X, y):
+        """One optimizer step on exactly this batch; returns its loss before the step."""
+        X, Y = self._data(X, y)
+        losses, _, _ = self._run(X, Y, np.arange(X.shape[0], dtype=np.int64), X.shape[0])
+        return float(losses[0])
+
+    def fit(self, X, y, epochs=None, batch_size=None, shuffle=None, validation_data=None,
+            target_loss=None, progress=None, patience=None):
+        """Train for `epochs` epochs (defaults from the spec's [training]); returns History."""
+        model = self.model
+        cfg = dict(self.training)
+        for key, value in (("epochs", epochs), ("batch_size", batch_size), ("shuffle", shuffle),
+                           ("target_loss", target_loss), ("patience", patience)):
+            if value is not None:
+                cfg[key] = validation.check_training(key, value)
+        X, Y = self._data(X, y)
+        if validation_data is not None:
+            Xv, Yv = self._data(*validation_data)
+        history = self.history = History()
+        best, since_best = math.inf, 0
+        bar = progress_bar(cfg["epochs"], progress, model.name)
+        interrupted = DeferredInterrupt()
+        try:
+            for epoch in range(cfg["epochs"]):
+                if interrupted:
+                    history.stopped_early, history.stop_reason = True, "interrupted (Ctrl-C)"
+                    raise KeyboardInterrupt
+                order = (self._rng.permutation(X.shape[0]) if cfg["shuffle"]
+                         else np.arange(X.shape[0])).astype(np.int64, copy=False)
+                try:
+                    losses, correct, sizes = self._run(X, Y, order, cfg["batch_size"])
+                except DivergenceError as err:
+                    history.stopped_early, history.stop_reason = True, "diverged"
+                    raise DivergenceError(f"epoch {epoch + 1}: {err}") from None
+                history.loss.append(float(np.dot(losses, sizes) / X.shape[0]))
+                if model.task != "regression":
+                    history.accuracy.append(float(correct.sum() / X.shape[0]))
+                if validation_data is not None:
+                    value, hits = model.kernels.loss_only(Xv, Yv, *self.params)
+                    history.val_loss.append(float(value))
+                    if model.task != "regression":
+                        history.val_accuracy.append(float(hits / Xv.shape[0]))
+                history.epochs_run = epoch + 1
+                if bar is not None:
+                    bar.set_postfix(loss=f"{history.loss[-1]:.4g}")
+                    bar.update(1)
+                if cfg["target_loss"] is not None and history.loss[-1] <= cfg["target_loss"]:
+                    history.stopped_early, history.stop_reason = True, (
+                        f"loss {history.loss[-1]:.6g} <= target_loss {cfg['target_loss']:g}")
+                    break
+                if cfg["patience"] is not None:
+                    watched = history.val_loss[-1] if history.val_loss else history.loss[-1]
+                    best, since_best = (watched, 0) if watched < best else (best, since_best + 1)
+                    if since_best >= cfg["patience"]:
+                        which = "validation loss" if history.val_loss else "loss"
+                        history.stopped_early, history.stop_reason = True, (
+                            f"{which} did not improve for {cfg['patience']} epochs")
+                        break
+            if interrupted:
+                history.stopped_early, history.stop_reason = True, "interrupted (Ctrl-C)"
+                raise KeyboardInterrupt
+        finally:
+            interrupted.restore()
+            if bar is not None:
+                bar.close()
+        return history
+
+    def predict(self, X):
+        """Class labels when classifying, else the output values."""
+        A = self.model.forward(self.params, X)
+        if self.model.task == "multiclass":
+            return A.argmax(axis=1)
+        if self.model.task == "binary":
+            labels = (A > 0.5).astype(np.int64)
+            return labels[:, 0] if labels.shape[1] == 1 else labels
+        return A[:, 0] if A.shape[1] == 1 else A
+
+    def predict_proba(self, X):
+        """Class probabilities: (n, k) for softmax heads, (n, 2) for one sigmoid unit."""
+        if self.model.task == "regression":
+            raise AttributeError("predict_proba is for classification heads only")
+        A = self.model.forward(self.params, X)
+        if self.model.task == "binary" and A.shape[1] == 1:
+            return np.hstack([1 - A, A])
+        return A
+
+    def score(self, X, y):
+        """Accuracy when classifying, else R^2 (averaged over outputs)."""
+        X, Y = self._data(X, y)
+        kernels = self.model.kernels
+        if self.model.task != "regression":
+            return float(kernels.loss_only(X, Y, *self.params)[1] / X.shape[0])
+        return validation.r2(Y, kernels.predict(X, *self.params))
+
+    # -- checkpoints
+    def save(self, path):
+        """Parameters, optimizer state, step count and RNG state, written atomically."""
+        return checkpoint.save(self, path)
+
+    @classmethod
+    def load(cls, path):
+        """A Trainer resumed from `save`; a file that is not a whole checkpoint of this
+        spec raises ValueError naming it."""
+        meta, params, states = checkpoint.read(cls.model, path)
+        overrides = {k: tuple(v) if isinstance(v, list) else v for k, v in meta["hyper"].items()}
+        training = {k: v for k, v in meta["training"].items() if k != "seed"}
+        try:
+            trainer = cls(params=params, seed=meta["seed"], **overrides, **training)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"{path}: its settings are refused: {err}") from None
+        trainer.state = states
+        trainer.t = meta["t"]
+        trainer._rng.bit_generator.state = meta["rng"]
+        trainer.history = History.from_dict(meta["history"])
+        return trainer

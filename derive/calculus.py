@@ -2,11 +2,8 @@
 
 - `derivative`: f'(x) by sympy.diff, with PyTorch's convention at kinks
   (Heaviside(0) = 0, so relu'(0) = 0; |x|'(0) = sign(0) = 0).
-- `in_terms_of_output`: rewrites a derivative in the unit's output a = f(z)
-  where that is exact (sigmoid' = a(1-a), tanh' = 1-a^2), so the backward
-  pass reuses stored activations. Each candidate is verified numerically.
-- `simplified`: otherwise a simpler equal form in z (softsign' = 1/(1+|z|)^2),
-  verified the same way, kinks included; `backward_form` picks between them.
+- `backward_form` and its searches (derive/derivative_forms.py): the form of
+  f' the backward pass uses, in the output a where exact, else simplified in z.
 - `sift`: the sifting property of Kronecker's delta inside index-notation sums,
   which SymPy's simplify does not apply on its own.
 - `logit_form`: a loss term with the output activation substituted and its
@@ -15,21 +12,22 @@
   outputs, and the chain-rule sum over k that gives the output delta.
 - `log_sum_exp_form`, `stable_softmax`: softmax and its log-sum-exp as evaluated
   (shifted by the row's maximum), each checked equal to the definition.
-- `optional` / `time_limit`: an optional SymPy rewrite under a time limit, falling
-  back to the exact form.
+
+Every search here is bounded by the size of its input, never by a clock, so a
+spec derives the same everywhere and in any thread (derive/derivative_forms.py).
 """
-import contextlib
 import functools
-import math
-import signal
-import threading
 
 import sympy as sp
 
+from .derivative_forms import KINKS as _KINKS
+from .derivative_forms import backward_form, bounded_simplify, in_terms_of_output, optional, simplified
+from .derivative_forms import new_functions as _new_functions
 from .symbols import A, K, Y, Z, a, j, k, x, z
 
-_KINKS = (sp.Abs, sp.Max, sp.Min, sp.Piecewise, sp.Heaviside, sp.sign)   # non-invertible, kinked
-_PROBES = (-2.7, -1.3, -0.6, -0.05, 0.0, 0.04, 0.5, 1.1, 2.3, 3.1)
+__all__ = ["kink_convention", "derivative", "backward_form", "in_terms_of_output", "simplified",
+           "bounded_simplify", "optional", "sift", "split_sums", "softmax_jacobian", "vector_delta",
+           "logit_form", "log_sum_exp_form", "stable_softmax", "zmax", "shifted", "row_total"]
 
 
 def kink_convention(expr):
@@ -42,204 +40,6 @@ def derivative(expr, var=x):
     """d expr / d var exactly as sympy.diff finds it, with kinks resolved (no simplify:
     it would trade tanh's 1 - tanh^2 for 1/cosh^2 and lose the output form)."""
     return kink_convention(sp.diff(expr, var))
-
-
-def _value(expr, zv, fz):
-    try:
-        v = complex(expr.subs({z: zv, a: fz}).evalf())
-    except (TypeError, ValueError):
-        return None
-    return v.real if abs(v.imag) < 1e-12 else None
-
-
-def _agrees(candidate, original, f):
-    """True when candidate(a = f(z)) equals original(z) at every probe point."""
-    checked = 0
-    for zv in _PROBES:
-        fz = _value(f, zv, 0)
-        want = _value(original, zv, fz)
-        got = _value(candidate, zv, fz)
-        if want is None or not math.isfinite(want):
-            continue
-        if got is None or not math.isclose(got, want, rel_tol=1e-9, abs_tol=1e-12):
-            return False
-        checked += 1
-    return checked >= 3
-
-
-class _TimeUp(Exception):
-    pass
-
-
-@contextlib.contextmanager
-def time_limit(seconds):
-    """Bound an optional SymPy search (simplify, solve can take practically forever on
-    some formulas); raises _TimeUp. Only where signals work: the main thread, POSIX."""
-    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
-        yield
-        return
-
-    def expire(signum, frame):
-        raise _TimeUp
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
-
-def optional(search, fallback, seconds=2.0):
-    """search() within a time limit, else fallback: for rewrites that only make a
-    correct expression cheaper or prettier, never for the derivation itself."""
-    try:
-        with time_limit(seconds):
-            return search()
-    except _TimeUp:
-        return fallback
-
-
-def in_terms_of_output(dz, f):
-    """Rewrite dz (in z) in terms of a = f(z) when exact and no costlier; else None."""
-    if z not in dz.free_symbols:
-        return dz
-    return optional(lambda: _search_output_form(dz, f), None)
-
-
-def _sign_tests(expr):
-    """The sign tests of z that expr's steps make, as a set of "pos" (z > 0) and
-    "neg" (z < 0); None if a step tests anything else (e.g. Heaviside(2 - z))."""
-    tests = set()
-    for e in expr.atoms(sp.Heaviside, sp.sign):
-        u = sp.expand(e.args[0])
-        if isinstance(e, sp.sign) and u in (z, -z):
-            tests |= {"pos", "neg"}
-        elif u == z:
-            tests.add("pos")
-        elif u == -z:
-            tests.add("neg")
-        else:
-            return None
-    for pw in expr.atoms(sp.Piecewise):
-        for _, cond in pw.args:
-            if cond in (sp.true, sp.false):
-                continue
-            if not isinstance(cond, sp.core.relational.Relational) or cond.rhs != 0 or cond.lhs != z:
-                return None
-            # z > 0 and z <= 0 ask "is z positive"; z < 0 and z >= 0 "is z negative"
-            tests.add("pos" if isinstance(cond, (sp.StrictGreaterThan, sp.LessThan)) else "neg")
-    return tests
-
-
-def _same_sign_tests(f, tests):
-    """Each test gives the same answer on a = f(z) as on z, at every probe."""
-    points = _PROBES + (-1e-3, 1e-3, -40.0, 40.0)
-    values = [(zv, _value(f, zv, 0)) for zv in points]
-    if any(v is None for _, v in values):
-        return False
-    return all(("pos" not in tests or (fz > 0) == (zv > 0)) and
-               ("neg" not in tests or (fz < 0) == (zv < 0)) for zv, fz in values)
-
-
-def _search_output_form(dz, f):
-    # dz with f(z) replaced by a is exact by construction. dz with z replaced by a
-    # only when z enters dz through sign tests alone (relu' = H(z)) and each test
-    # answers alike on a = f(z): probes cannot vouch for a rewrite like
-    # H(2 - z) -> H(2 - a), wrong between them (min(x, 2) + x/4)
-    candidates = [dz.subs(f, a)]
-    tests = _sign_tests(dz)
-    stepwise = all(not e.has(z) or isinstance(e, (sp.Heaviside, sp.sign, sp.Piecewise))
-                   for e in sp.Mul.make_args(dz) + sp.Add.make_args(dz)) and \
-        all(not value.has(z) for pw in dz.atoms(sp.Piecewise) for value, _ in pw.args)
-    if tests and stepwise and _same_sign_tests(f, tests):
-        candidates.append(dz.subs(z, a))
-    if not f.has(*_KINKS):
-        try:
-            inverses = sp.solve(sp.Eq(a, f), z)
-        except (NotImplementedError, ValueError, TypeError):
-            inverses = []
-        # a real inverse only: complex radicals (a cubic's roots) make simplify crawl
-        candidates += [dz.subs(z, inv) for inv in inverses if not inv.has(sp.I)]
-    best = None
-    for cand in candidates:
-        if z in cand.free_symbols:
-            continue
-        cand = min((cand, sp.factor(sp.simplify(cand))), key=sp.count_ops)
-        # an output form with exp or log only where dz has log: such forms are
-        # rarely cheaper and can print unstably (softplus' = (e^a - 1) e^-a is
-        # inf*0 at large a), while the z-form prints stably (codegen/printer.py)
-        if z in cand.free_symbols or cand.has(sp.log, sp.exp) and not dz.has(sp.log):
-            continue
-        if sp.count_ops(cand) > sp.count_ops(dz) or not _agrees(cand, dz, f):
-            continue
-        if best is None or sp.count_ops(cand) < sp.count_ops(best):
-            best = cand
-    return best
-
-
-def _new_functions(cand, dz):
-    """True when cand uses a kind of function that dz does not."""
-    def kinds_in(e):
-        return {type(f) for f in e.atoms(sp.Function)}
-    return bool(kinds_in(cand) - kinds_in(dz))
-
-
-def _abs_from_sign(expr):
-    """u*sign(u) -> |u| in every product (an identity for real u, 0 at u = 0 too)."""
-    def match(e):
-        return isinstance(e, sp.Mul) and any(
-            isinstance(f, sp.sign) and f.args[0] in e.args for f in e.args)
-
-    def rewrite(e):
-        s = next(f for f in e.args if isinstance(f, sp.sign) and f.args[0] in e.args)
-        rest = list(e.args)
-        rest.remove(s)
-        rest.remove(s.args[0])
-        return sp.Mul(*rest, sp.Abs(s.args[0]))
-    return expr.replace(match, rewrite)
-
-
-def simplified(dz, f):
-    """A simpler form of dz (in z) when there is one; else None.
-
-    Candidates: dz with u*sign(u) = |u|, over a common denominator (together,
-    then factor), and SymPy's simplify of it. One is taken only when it has
-    fewer operations, uses no function dz does not, brings in no Piecewise, and
-    agrees with dz numerically at every probe point, 0 (the usual kink)
-    included. A derivative with exponentials is left as sympy.diff found it:
-    rearranging it moves exp(+-z) across the fraction bar, which turns forms
-    that print stably (silu' = z/((1 + e^-z)(1 + e^z)) + ...) into ones that
-    overflow to inf*0 for large |z|."""
-    if not dz.free_symbols or dz.has(sp.exp):
-        return None
-    base = _abs_from_sign(dz)
-    candidates = [base]
-    for step in (sp.together, sp.factor, sp.simplify):
-        try:
-            candidates.append(step(candidates[-1]))
-        except (NotImplementedError, TypeError, ValueError):
-            break
-    best = None
-    for cand in candidates:
-        if sp.count_ops(cand) >= sp.count_ops(best if best is not None else dz):
-            continue
-        if _new_functions(cand, dz) or (cand.has(sp.Piecewise) and not dz.has(sp.Piecewise)):
-            continue
-        if not _agrees(cand, dz, f):
-            continue
-        best = cand
-    return best
-
-
-def backward_form(dz, f):
-    """The derivative the backward pass uses: in the output a where exact and no
-    costlier, else the simplest equal form in z, else dz as sympy.diff found it."""
-    out = in_terms_of_output(dz, f)
-    if out is not None:
-        return out
-    simpler = optional(lambda: simplified(dz, f), None)
-    return dz if simpler is None else simpler
 
 
 def sift(expr):

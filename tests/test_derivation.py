@@ -5,13 +5,9 @@ test follows the IR), plus a few hard-coded forms (tanh' = 1 - a^2, sigmoid' =
 a(1 - a), softmax + cross-entropy delta = a_j - y_j) so that a wrong derivation
 fails here too.
 """
-import hashlib
-import json
-import os
 import pathlib
 import shutil
 import subprocess
-import sys
 import time
 
 import pytest
@@ -21,36 +17,10 @@ from derive import derive
 from derive.derivation import Derivation
 from derive.symbols import a, y, yhat, z
 
+from derivation_specs import SPECS
+from derivation_specs import spec as _spec
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-
-
-def _spec(name, acts, units, loss, optimizer, dtype="float32", inputs=4, **layer_extra):
-    layers = [{"units": u, "activation": act} for u, act in zip(units, acts)]
-    for index, extra in layer_extra.items():
-        layers[int(index.lstrip("l")) - 1].update(extra)
-    return {"name": name, "inputs": inputs, "dtype": dtype, "layers": layers,
-            "loss": loss, "optimizer": optimizer}
-
-
-SPECS = {
-    "tanh_softmax_ce_momentum": _spec(
-        "digits", ["tanh", "softmax"], [8, 3], {"kind": "cross_entropy"},
-        {"kind": "sgd", "learning_rate": 0.1, "momentum": 0.9}, l1={"learning_rate": 0.05}),
-    "relu_sigmoid_bce_amsgrad": _spec(
-        "binary", ["relu", "relu", "sigmoid"], [8, 6, 1], {"kind": "binary_cross_entropy"},
-        {"kind": "adam", "amsgrad": True, "weight_decay": 0.01}),
-    "sigmoid_identity_mse_f64": _spec(
-        "regress", ["sigmoid", "identity"], [5, 2], {"kind": "mse"}, {"kind": "sgd"}, dtype="float64"),
-    "softmax_mse": _spec(
-        "soft", ["tanh", "softmax"], [6, 4], {"kind": "mse"}, {"kind": "adam"}),
-    "adamw": _spec("w", ["tanh", "softmax"], [6, 4], {"kind": "cross_entropy"},
-                   {"kind": "adamw", "amsgrad": True}),
-    "rmsprop_centered_momentum": _spec(
-        "r", ["sigmoid", "identity"], [5, 2], {"kind": "mse"},
-        {"kind": "rmsprop", "centered": True, "momentum": 0.9, "weight_decay": 0.01}),
-    "adagrad": _spec("g", ["relu", "sigmoid"], [5, 1], {"kind": "binary_cross_entropy"},
-                     {"kind": "adagrad", "lr_decay": 0.01, "initial_accumulator_value": 0.1}),
-}
 
 
 @pytest.fixture(scope="module")
@@ -303,34 +273,7 @@ def test_formula_activation_and_loss(tmp_path):
         assert run.returncode == 0, run.stdout[-3000:]
 
 
-# --------------------------------------------------------------------------- determinism, size
-
-def _all(d):
-    return d.latex(standalone=True) + d.markdown() + d.text() + d._repr_latex_()
-
-
-def test_deterministic_in_process():
-    for spec in SPECS.values():
-        assert _all(derive(spec)) == _all(derive(spec))
-
-
-def test_deterministic_across_hash_seeds():
-    code = ("import hashlib, json, sys; from derive import derive; "
-            "specs = json.loads(sys.argv[1]); "
-            "ds = [derive(s) for s in specs]; "
-            "print(hashlib.sha256(''.join(d.latex(True) + d.text() for d in ds).encode()).hexdigest())")
-    specs = json.dumps([SPECS["softmax_mse"], SPECS["relu_sigmoid_bce_amsgrad"]])
-    digests = set()
-    for seed in ("1", "2"):
-        env = dict(os.environ, PYTHONHASHSEED=seed, PYTHONPATH=str(ROOT))
-        run = subprocess.run([sys.executable, "-c", code, specs], env=env, cwd=ROOT,
-                             capture_output=True, text=True, timeout=300)
-        assert run.returncode == 0, run.stderr
-        digests.add(run.stdout.strip())
-    ds = [derive(s) for s in json.loads(specs)]
-    expected = hashlib.sha256("".join(d.latex(True) + d.text() for d in ds).encode()).hexdigest()
-    assert digests == {expected}
-
+# --------------------------------------------------------------------------- size
 
 def _deep(width):
     layers = [{"units": width, "activation": "tanh"} for _ in range(9)]

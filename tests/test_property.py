@@ -286,7 +286,8 @@ def _coverage_examples():
 def time_limit(seconds, what):
     """Fail when the block took longer than `seconds`. It measures rather than
     interrupts: an interrupt from a watchdog thread can land anywhere (once, in a
-    garbage-collector callback); derive/calculus.py bounds its own optional searches."""
+    garbage-collector callback); derive/derivative_forms.py bounds its optional searches
+    by the size of their input."""
     start = time.perf_counter()
     yield
     elapsed = time.perf_counter() - start

@@ -177,8 +177,9 @@ def test_every_entry_derives_and_its_latex_compiles(loss, tmp_path):
 
 @pytest.mark.parametrize("text", ["x**3/(1+x**2)", "x**5/(1+x**4) + x", "x + sin(x)"])
 def test_hard_formula_derives_in_bounded_time(text):
-    """The output-form search is optional: when SymPy's solve/simplify would crawl (a
-    cubic's complex radicals), it is cut off and the exact diff is used."""
+    """The output-form search is optional and bounded by the formula's shape, not a
+    clock: solve is asked only for inverses a fixed rule set knows to exist (not the
+    cubic's radicals), so these finish fast and the exact derivative is used."""
     import time
 
     from derive.formula import parse_formula

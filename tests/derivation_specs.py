@@ -1,0 +1,31 @@
+"""Specs the derivation tests share: one per optimizer and output/loss pairing."""
+
+
+def spec(name, acts, units, loss, optimizer, dtype="float32", inputs=4, **layer_extra):
+    """A spec dict: one layer per (activation, units); l<i>={...} adds keys to layer i."""
+    layers = [{"units": u, "activation": act} for u, act in zip(units, acts)]
+    for index, extra in layer_extra.items():
+        layers[int(index.lstrip("l")) - 1].update(extra)
+    return {"name": name, "inputs": inputs, "dtype": dtype, "layers": layers,
+            "loss": loss, "optimizer": optimizer}
+
+
+SPECS = {
+    "tanh_softmax_ce_momentum": spec(
+        "digits", ["tanh", "softmax"], [8, 3], {"kind": "cross_entropy"},
+        {"kind": "sgd", "learning_rate": 0.1, "momentum": 0.9}, l1={"learning_rate": 0.05}),
+    "relu_sigmoid_bce_amsgrad": spec(
+        "binary", ["relu", "relu", "sigmoid"], [8, 6, 1], {"kind": "binary_cross_entropy"},
+        {"kind": "adam", "amsgrad": True, "weight_decay": 0.01}),
+    "sigmoid_identity_mse_f64": spec(
+        "regress", ["sigmoid", "identity"], [5, 2], {"kind": "mse"}, {"kind": "sgd"}, dtype="float64"),
+    "softmax_mse": spec(
+        "soft", ["tanh", "softmax"], [6, 4], {"kind": "mse"}, {"kind": "adam"}),
+    "adamw": spec("w", ["tanh", "softmax"], [6, 4], {"kind": "cross_entropy"},
+                  {"kind": "adamw", "amsgrad": True}),
+    "rmsprop_centered_momentum": spec(
+        "r", ["sigmoid", "identity"], [5, 2], {"kind": "mse"},
+        {"kind": "rmsprop", "centered": True, "momentum": 0.9, "weight_decay": 0.01}),
+    "adagrad": spec("g", ["relu", "sigmoid"], [5, 1], {"kind": "binary_cross_entropy"},
+                    {"kind": "adagrad", "lr_decay": 0.01, "initial_accumulator_value": 0.1}),
+}

@@ -1,0 +1,170 @@
+"""The validated model spec as frozen dataclasses: what every later stage reads.
+
+`Spec.to_dict()` is the canonical form (defaults filled, fixed key order) and
+`Spec.digest()` its hash, so equal specs are recognised however they were written.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from .losses import LOSSES
+
+__all__ = ["FrozenParams", "LayerSpec", "LossSpec", "OptimizerSpec", "TrainingSpec", "DataSpec", "Spec"]
+
+
+class FrozenParams(Mapping):
+    """A read-only, hashable dict of optimizer hyper-parameters (insertion-ordered)."""
+
+    __slots__ = ("_data",)
+
+    def __init__(self, data=()):
+        object.__setattr__(self, "_data", dict(data))
+
+    def __getitem__(self, key):
+        return self._data[key]
+
+    def __iter__(self):
+        return iter(self._data)
+
+    def __len__(self):
+        return len(self._data)
+
+    def __hash__(self):
+        return hash(tuple(self._data.items()))
+
+    def __setattr__(self, name, value):
+        raise AttributeError("FrozenParams is read-only")
+
+    def __repr__(self):
+        return f"FrozenParams({self._data!r})"
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    units: int
+    activation: str                  # a registry name, or the formula's text (formula=True)
+    formula: bool = False
+    learning_rate: float | None = None   # None: the optimizer's learning_rate
+    init: str = "xavier_uniform"
+
+
+@dataclass(frozen=True)
+class LossSpec:
+    kind: str | None = None          # a LOSSES name, or None for a formula loss
+    formula: str | None = None       # text in yhat and y
+
+
+@dataclass(frozen=True)
+class OptimizerSpec:
+    kind: str
+    params: Mapping = field(default_factory=FrozenParams)   # every hyper-parameter, defaults filled
+
+    def __post_init__(self):
+        if not isinstance(self.params, FrozenParams):
+            object.__setattr__(self, "params", FrozenParams(self.params))
+
+    @property
+    def learning_rate(self) -> float:
+        return self.params["learning_rate"]
+
+
+@dataclass(frozen=True)
+class TrainingSpec:
+    batch_size: int = 32
+    epochs: int = 20
+    shuffle: bool = True
+    seed: int = 0
+    target_loss: float | None = None
+    patience: int | None = None
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    source: str                      # "sklearn:<name>" or a path, as written in the spec
+    test_fraction: float = 0.2
+
+
+@dataclass(frozen=True)
+class Spec:
+    name: str
+    inputs: int
+    dtype: str
+    layers: tuple
+    loss: LossSpec
+    optimizer: OptimizerSpec
+    training: TrainingSpec = field(default_factory=TrainingSpec)
+    data: DataSpec | None = None
+    path: str | None = field(default=None, compare=False)   # the TOML file, if loaded from one
+
+    @property
+    def output_activation(self) -> str:
+        return self.layers[-1].activation
+
+    @property
+    def outputs(self) -> int:
+        return self.layers[-1].units
+
+    @property
+    def classification(self) -> bool:
+        loss = LOSSES.get(self.loss.kind) if self.loss.kind is not None else None
+        return bool(loss is not None and loss.classification)
+
+    def data_source(self, override=None):
+        """The data source to load: `override`, else [data].source, with a relative
+        path resolved against the spec file's folder (as written for a dict spec)."""
+        source = override if override is not None else (self.data.source if self.data else None)
+        if source is None or source.startswith("sklearn:"):
+            return source
+        source = os.path.expanduser(source)
+        if override is None and self.path and not os.path.isabs(source):
+            source = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(self.path)), source))
+        return source
+
+    @property
+    def source_label(self) -> str:
+        return self.path if self.path is not None else "<dict>"
+
+    def to_dict(self) -> dict:
+        """The canonical spec: plain, JSON-serialisable, every default filled, fixed key order.
+
+        Optional keys whose value is None (a layer's learning_rate, target_loss,
+        patience, data) are left out. `load_spec(spec.to_dict()) == spec`.
+        """
+        layers = []
+        for layer in self.layers:
+            d = {"units": layer.units, "activation": layer.activation}
+            if layer.learning_rate is not None:
+                d["learning_rate"] = layer.learning_rate
+            d["init"] = layer.init
+            layers.append(d)
+        loss = {"kind": self.loss.kind} if self.loss.kind is not None else {"formula": self.loss.formula}
+        optimizer = {"kind": self.optimizer.kind}
+        for key, value in self.optimizer.params.items():
+            optimizer[key] = list(value) if isinstance(value, tuple) else value
+        t = self.training
+        training = {"batch_size": t.batch_size, "epochs": t.epochs, "shuffle": t.shuffle, "seed": t.seed}
+        if t.target_loss is not None:
+            training["target_loss"] = t.target_loss
+        if t.patience is not None:
+            training["patience"] = t.patience
+        out = {
+            "name": self.name,
+            "inputs": self.inputs,
+            "dtype": self.dtype,
+            "layers": layers,
+            "loss": loss,
+            "optimizer": optimizer,
+            "training": training,
+        }
+        if self.data is not None:
+            out["data"] = {"source": self.data.source, "test_fraction": self.data.test_fraction}
+        return out
+
+    def digest(self) -> str:
+        """sha256 (hex) of the canonical dict: equal specs, equal digests."""
+        text = json.dumps(self.to_dict(), sort_keys=True)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -33,6 +33,39 @@ SMALL_GEMM = 4096
 TEMPLATES = Path(__file__).parent / "templates"
 
 
+def _signature(defaults, indent=17, width=100):
+    """Keyword parameters with their defaults, wrapped to width after `def __init__(self, *, `."""
+    lines, line = [], ""
+    for key, value in defaults.items():
+        item = f"{key}={value!r}"
+        if line and indent + len(line) + len(item) + 2 > width:
+            lines.append(line + ",")
+            line = ""
+        line = f"{line}, {item}" if line else item
+    return ("\n" + " " * indent).join(lines + [line])
+
+
+def _spec_literal(value, indent=7, width=100):
+    """A dict or list literal wrapped to width: items side by side while they fit, a
+    nested dict or list that does not fit laid out the same way, one level in."""
+    text = repr(value)
+    if indent + len(text) <= width or not isinstance(value, (dict, list)) or not value:
+        return text
+    opening, closing = "{}" if isinstance(value, dict) else "[]"
+    items = []
+    for key, item in (value.items() if isinstance(value, dict) else enumerate(value)):
+        head = f"{key!r}: " if isinstance(value, dict) else ""
+        items.append(head + _spec_literal(item, indent + 1 + len(head), width))
+    lines, line = [], ""
+    for item in items:
+        if line and ("\n" in item or "\n" in line or indent + 1 + len(line) + len(item) + 2 > width):
+            lines.append(line + ",")
+            line = ""
+        line = f"{line}, {item}" if line else item
+    pad = "\n" + " " * (indent + 1)
+    return opening + pad.join(lines + [line]) + closing
+
+
 def _formula(expr):
     """A one-line plain-text formula for a docstring or comment."""
     return sp.sstr(expr).replace("Heaviside(", "H(")
@@ -192,8 +225,8 @@ def _optimizer_context(ir):
     return dict(
         name=opt.name, title=opt.title, doc=opt.doc, hypers=hypers, defaults=defaults,
         hyper_order=[h.name for h in opt.hyperparameters if h.symbols],
-        rules_literal=pprint.pformat(rules, sort_dicts=False, width=88),
-        defaults_literal=pprint.pformat(defaults, sort_dicts=False, width=88),
+        rules_literal=_spec_literal(rules, indent=len("HYPER_RULES = ")),
+        defaults_literal=_spec_literal(defaults, indent=len("HYPERPARAMETERS = ")),
         states=[s.name for s in rule.states],
         state_initial={s.name: h for s, h in rule.initial},
         scalar_formulas=[(s.name, _formula(e)) for s, e in rule.scalars],
@@ -244,8 +277,8 @@ def build_context(spec):
                                         if k not in spec_dict["training"]}
     return dict(
         name=spec.name, version=VERSION, source=_source_label(spec), digest=spec.digest(),
-        spec_literal=pprint.pformat(spec_dict, sort_dicts=False, width=88),
-        training_literal=pprint.pformat(training, sort_dicts=False, width=88),
+        spec_literal=_spec_literal(spec_dict),
+        training_literal=_spec_literal(training, indent=len("TRAINING = ")),
         dtype=spec.dtype, inputs=spec.inputs, layers=layers,
         activations=[acts[k] for k in sorted(acts)], act_by_key=acts, small_gemm=SMALL_GEMM,
         loss=loss_ctx, optimizer=opt_ctx, task=task,
@@ -260,8 +293,9 @@ def build_context(spec):
         init_kinds={i: (INITIALIZERS[i].distribution, INITIALIZERS[i].bias) for i in inits},
         params_args=", ".join(params),
         runtime_version=RUNTIME_VERSION, eq=_equation_labels(spec),
-        estimator_defaults={k: tuple(v) if isinstance(v, list) else v
-                            for k, v in (opt_ctx["defaults"] | training).items()},
+        estimator_signature=_signature(
+            {"hidden_units": tuple(l["n_out"] for l in layers[:-1])}
+            | {k: tuple(v) if isinstance(v, list) else v for k, v in (opt_ctx["defaults"] | training).items()}),
         za_args=", ".join(f"{v}{i}" for i in range(1, n + 1) for v in ("Z", "A")),
         d_args=", ".join(f"D{i}" for i in range(1, n + 1)),
         grad_args=", ".join(f"g{p}" for p in params),
@@ -292,10 +326,43 @@ def _content_hash(text):
     return hashlib.sha256(_HASH_LINE.sub(_PLACEHOLDER, text, count=1).encode()).hexdigest()
 
 
+def _tidy(text):
+    """The templates' output laid out as PEP 8 would: no blank lines inside a
+    function's code (docstrings keep theirs), two around top-level functions and
+    classes, one at most elsewhere, and no trailing spaces."""
+    out, in_string, in_def = [], False, False
+    lines = [line.rstrip() for line in text.split("\n")]
+    for i, line in enumerate(lines):
+        if in_string:
+            out.append(line)
+            in_string = line.count('"""') % 2 == 0
+            continue
+        if not line:
+            following = next((l for l in lines[i + 1:] if l), "")
+            method = following.lstrip().startswith(("def ", "@")) and following.startswith(" ")
+            if method or not (following.startswith(" ") or not out or not out[-1]):
+                out.append(line)        # not inside a block, and not a second blank line
+            continue
+        if not line.startswith((" ", ")", "]", "}")):
+            opens = line.startswith(("def ", "class ", "@", "# ---"))
+            after_header = out and out[-1].startswith(("@", "# ---"))
+            if (opens or in_def) and out and not after_header:
+                while out and not out[-1]:
+                    out.pop()
+                out += ["", ""]
+            if not line.startswith(("@", "# ---")):
+                in_def = line.startswith(("def ", "class "))
+        out.append(line)
+        in_string = line.count('"""') % 2 == 1
+    while out and not out[-1]:
+        out.pop()
+    return "\n".join(out) + "\n"
+
+
 def render(spec):
     """The generated module's source text, its header carrying its own content hash."""
     spec = load_spec(spec)
-    text = _env().get_template("module.py.j2").render(**build_context(spec), content_hash="<hash>")
+    text = _tidy(_env().get_template("module.py.j2").render(**build_context(spec), content_hash="<hash>"))
     return text.replace(_PLACEHOLDER, f"content-sha256: {_content_hash(text)}", 1)
 
 

@@ -11,9 +11,9 @@ from . import validation
 @dataclass(frozen=True)
 class Kernels:
     """The spec's compiled kernels (see a generated module for their docstrings)."""
-    predict: object           # (X, W1, b1, ...) -> output activations
-    loss_only: object         # (X, Y, W1, b1, ...) -> (mean loss, correct predictions)
-    loss_and_grad: object     # (X, Y, W1, b1, ...) -> (mean loss, (gW1, gb1, ...))
+    predict: object           # (X, W1, b1, ..., Z1, A1, ...): the output activations into A_L
+    loss_only: object         # (X, Y, W1, b1, ..., Z1, A1, ...) -> (mean loss, correct predictions)
+    loss_and_grad: object     # (X, Y, W1, ..., Z1, A1, ..., D1, ..., gW1, gb1, ...) -> mean loss
     epoch: object             # the fused epoch on one thread
     epoch_threads: object     # the same on several threads (threads.run_threads)
     spec_case: object         # hyper-parameter vector -> whether the specialised update applies
@@ -45,6 +45,25 @@ class Model:
     keeps_z: list                     # per layer: whether the epoch keeps Z (the backward pass reads it)
     kernels: Kernels = field(repr=False)
     check_settings: object = None     # hyper dict -> None, or raises ValueError (cross-field rules)
+
+    @classmethod
+    def from_namespace(cls, names):
+        """The Model of a generated module, from its globals(): its constants and
+        kernels under the names the generator gives them."""
+        kernels = Kernels(predict=names["_predict"], loss_only=names["_loss_only"],
+                          loss_and_grad=names["_loss_and_grad"], epoch=names["_epoch"],
+                          epoch_threads=names["_epoch_threads"], spec_case=names["_spec_case"],
+                          init_scale=names["_init_scale"])
+        return cls(name=names["NAME"], spec=names["SPEC"], spec_digest=names["SPEC_DIGEST"],
+                   dtype=names["DTYPE"], param_names=names["PARAM_NAMES"],
+                   param_shapes=names["PARAM_SHAPES"], task=names["TASK"], loss_kind=names["LOSS"],
+                   optimizer=names["OPTIMIZER"], layer_activations=names["LAYER_ACTIVATIONS"],
+                   layer_inits=names["LAYER_INITS"], layer_learning_rates=names["LAYER_LEARNING_RATES"],
+                   init_kinds=names["INIT_KINDS"], hyperparameters=names["HYPERPARAMETERS"],
+                   hyper_order=names["HYPER_ORDER"], hyper_rules=names["HYPER_RULES"],
+                   state_names=names["STATE_NAMES"], state_initial=names["STATE_INITIAL"],
+                   training=names["TRAINING"], keeps_z=names["KEEPS_Z"], kernels=kernels,
+                   check_settings=names.get("_check_settings"))
 
     @property
     def n_layers(self):
@@ -84,18 +103,35 @@ class Model:
             return params, X, None
         return params, X, validation.check_y(self, y, X.shape[0], params[-1].shape[0])
 
+    def layer_buffers(self, rows, params):
+        """Z_l and A_l of every layer for `rows` rows, as the unfused kernels take them."""
+        return [np.empty((rows, W.shape[1]), self.dtype) for W in params[::2] for _ in "ZA"]
+
+    def predict(self, X, params):
+        """The output activations of checked X (the kernels' own call)."""
+        buffers = self.layer_buffers(X.shape[0], params)
+        self.kernels.predict(X, *params, *buffers)
+        return buffers[-1]
+
+    def loss_only(self, X, Y, params):
+        """(mean loss, correct predictions) of checked X, Y."""
+        return self.kernels.loss_only(X, Y, *params, *self.layer_buffers(X.shape[0], params))
+
     def forward(self, params, X):
         """Output-layer activations for X, shape (n, n_out)."""
         params, X, _ = self.data(params, X)
-        return self.kernels.predict(X, *params)
+        return self.predict(X, params)
 
     def loss(self, params, X, y):
         """Mean loss of (X, y), as PyTorch computes it."""
         params, X, Y = self.data(params, X, y)
-        return float(self.kernels.loss_only(X, Y, *params)[0])
+        return float(self.loss_only(X, Y, params)[0])
 
     def loss_and_grad(self, params, X, y):
         """(mean loss, [dL/dW1, dL/db1, ...]) in param_names order."""
         params, X, Y = self.data(params, X, y)
-        value, grads = self.kernels.loss_and_grad(X, Y, *params)
-        return float(value), list(grads)
+        deltas = [np.empty((X.shape[0], W.shape[1]), self.dtype) for W in params[::2]]
+        grads = [np.empty_like(p) for p in params]
+        value = self.kernels.loss_and_grad(X, Y, *params, *self.layer_buffers(X.shape[0], params),
+                                           *deltas, *grads)
+        return float(value), grads

@@ -181,7 +181,7 @@ class Trainer:
                 if model.task != "regression":
                     history.accuracy.append(float(correct.sum() / X.shape[0]))
                 if validation_data is not None:
-                    value, hits = model.kernels.loss_only(Xv, Yv, *self.params)
+                    value, hits = model.loss_only(Xv, Yv, self.params)
                     history.val_loss.append(float(value))
                     if model.task != "regression":
                         history.val_accuracy.append(float(hits / Xv.shape[0]))
@@ -232,10 +232,9 @@ class Trainer:
     def score(self, X, y):
         """Accuracy when classifying, else R^2 (averaged over outputs)."""
         X, Y = self._data(X, y)
-        kernels = self.model.kernels
         if self.model.task != "regression":
-            return float(kernels.loss_only(X, Y, *self.params)[1] / X.shape[0])
-        return validation.r2(Y, kernels.predict(X, *self.params))
+            return float(self.model.loss_only(X, Y, self.params)[1] / X.shape[0])
+        return validation.r2(Y, self.model.predict(X, self.params))
 
     # -- checkpoints
     def save(self, path):

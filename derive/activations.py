@@ -1,13 +1,15 @@
 """The activation registry: one entry per activation.
 
-An entry is only the function itself, as a SymPy expression in `x`; its
-derivative, its form in terms of the output, its LaTeX and its kernel all
-follow from that expression (see derive/calculus.py and codegen/printer.py).
+An entry is the function itself, as a SymPy expression in `x`, and the symbol
+the derivation names it by (notation, derive/notation.py); its derivative, its
+form in terms of the output and its kernel all follow from the expression (see
+derive/calculus.py and codegen/printer.py).
 """
 from dataclasses import dataclass
 
 import sympy as sp
 
+from .notation import Notation, function_name, greek, operator_name
 from .symbols import K, Z, j, k, x
 
 
@@ -15,9 +17,14 @@ from .symbols import K, Z, j, k, x
 class Activation:
     name: str
     expr: sp.Expr            # f(x), elementwise; for a vector activation, unit j of f(z)
-    latex: str               # how the derivation names it
+    symbol: Notation         # how the derivation names it (in text: the registry name)
     init: str                # default initialisation scheme for a layer using it
     vector: bool = False     # couples the units of a layer (softmax): last layer only
+
+    @property
+    def latex(self):
+        """The symbol's LaTeX (derive/model.py keeps it as the IR's label)."""
+        return sp.latex(self.symbol)
 
 
 def _softmax():
@@ -51,22 +58,22 @@ SOFTPLUS_THRESHOLD = 20
 ACTIVATIONS = {
     act.name: act
     for act in (
-        Activation("identity", x, r"\operatorname{id}", "xavier_uniform"),
-        Activation("sigmoid", 1 / (1 + sp.exp(-x)), r"\sigma", "xavier_uniform"),
-        Activation("tanh", sp.tanh(x), r"\tanh", "xavier_uniform"),
-        Activation("relu", sp.Max(0, x), r"\operatorname{relu}", "he_uniform"),
+        Activation("identity", x, operator_name("id", text="identity"), "xavier_uniform"),
+        Activation("sigmoid", 1 / (1 + sp.exp(-x)), greek("sigma", text="sigmoid"), "xavier_uniform"),
+        Activation("tanh", sp.tanh(x), function_name("tanh"), "xavier_uniform"),
+        Activation("relu", sp.Max(0, x), operator_name("relu"), "he_uniform"),
         Activation("leaky_relu", sp.Piecewise((x, x > 0), (x / 100, True)),
-                   r"\operatorname{leaky\_relu}", "he_uniform"),
+                   operator_name("leaky_relu"), "he_uniform"),
         Activation("elu", sp.Piecewise((x, x > 0), (sp.exp(x) - 1, True)),
-                   r"\operatorname{elu}", "he_uniform"),
+                   operator_name("elu"), "he_uniform"),
         Activation("selu", sp.Piecewise((SELU_SCALE * x, x > 0),
                                         (SELU_SCALE * SELU_ALPHA * (sp.exp(x) - 1), True)),
-                   r"\operatorname{selu}", "xavier_normal"),
+                   operator_name("selu"), "xavier_normal"),
         Activation("softplus", sp.Piecewise((x, x > SOFTPLUS_THRESHOLD), (sp.log(1 + sp.exp(x)), True)),
-                   r"\operatorname{softplus}", "he_uniform"),
-        Activation("silu", x / (1 + sp.exp(-x)), r"\operatorname{silu}", "he_uniform"),
-        Activation("gelu", x / 2 * (1 + sp.erf(x / sp.sqrt(2))), r"\operatorname{gelu}", "he_uniform"),
-        Activation("softsign", x / (1 + sp.Abs(x)), r"\operatorname{softsign}", "xavier_uniform"),
-        Activation("softmax", _softmax(), r"\operatorname{softmax}", "xavier_uniform", vector=True),
+                   operator_name("softplus"), "he_uniform"),
+        Activation("silu", x / (1 + sp.exp(-x)), operator_name("silu"), "he_uniform"),
+        Activation("gelu", x / 2 * (1 + sp.erf(x / sp.sqrt(2))), operator_name("gelu"), "he_uniform"),
+        Activation("softsign", x / (1 + sp.Abs(x)), operator_name("softsign"), "xavier_uniform"),
+        Activation("softmax", _softmax(), operator_name("softmax"), "xavier_uniform", vector=True),
     )
 }

@@ -1,7 +1,7 @@
 """Lay a Derivation out as LaTeX: a document body or a whole article, Markdown with
 $$ display math, and the aligned block Jupyter shows. The math is the LaTeX that
-sp.latex printed (derive/derivation.py); this module only adds structure."""
-from .derivation import Code, Equations, Math, Para, Table
+SymPy's LaTeX printer printed (derive/printing.py); this module only adds structure."""
+from .document import Code, Equations, Math, Para, Table
 
 _OPS = {"=": "=", "<-": r"\leftarrow"}
 

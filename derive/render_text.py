@@ -1,8 +1,8 @@
 """Lay a Derivation out as plain text for a terminal: underlined headings, wrapped
-prose, and one-line formulas (SymPy's str printer, see derive/derivation.py)."""
+prose, and one-line formulas (SymPy's str printer, see derive/printing.py)."""
 import textwrap
 
-from .derivation import Code, Equations, Math, Para, Table
+from .document import Code, Equations, Math, Para, Table
 
 _OPS = {"=": "=", "<-": "←"}
 WIDTH = 88

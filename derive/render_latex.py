@@ -41,18 +41,32 @@ def _inline(part):
     return escape(part)
 
 
-def _rows(eq):
-    """Rows of an aligned environment: lhs &= r1 \\ &= r2 ..."""
+def tag(number):
+    """An equation's number in an align* environment (amsmath's \\tag)."""
+    return r" \tag{%d}" % number
+
+
+def column_number(number):
+    """An equation's number as a last column, where \\tag is not allowed (inside the
+    aligned environment of Markdown's and Jupyter's $$ blocks)."""
+    return r" &&\qquad\text{(%d)}" % number
+
+
+def _rows(eq, numbered=tag):
+    """Rows of an aligned environment: lhs &= r1 \\ &= r2 ..., each row's number
+    (`numbered`) on its last line."""
     lines = []
     for row in eq.rows:
         rhs = list(row.rhs)
         if not rhs:
             lines.append(f"{row.lhs.latex} &")
-            continue
-        op, first = rhs[0]
-        lines.append(f"{row.lhs.latex} &{_OPS[op]} {first.latex}")
-        for op, more in rhs[1:]:
-            lines.append(f"&{_OPS[op]} {more.latex}")
+        else:
+            op, first = rhs[0]
+            lines.append(f"{row.lhs.latex} &{_OPS[op]} {first.latex}")
+            for op, more in rhs[1:]:
+                lines.append(f"&{_OPS[op]} {more.latex}")
+        if row.number is not None:
+            lines[-1] += numbered(row.number)
     return " \\\\\n".join(lines)
 
 
@@ -116,7 +130,7 @@ def _md_block(block):
     if isinstance(block, Para):
         return "".join(_md_inline(x) for x in block.parts)
     if isinstance(block, Equations):
-        return "$$\n\\begin{aligned}\n" + _rows(block) + "\n\\end{aligned}\n$$"
+        return "$$\n\\begin{aligned}\n" + _rows(block, column_number) + "\n\\end{aligned}\n$$"
     if isinstance(block, Table):
         cells = lambda row: "| " + " | ".join(_md_inline(c).replace("|", r"\|") for c in row) + " |"
         lines = [cells(block.header), "|" + "---|" * len(block.header)]
@@ -143,5 +157,5 @@ def jupyter(d):
         lines.append(r"&\text{%d. %s}" % (n, section.title.replace("\\", "").replace("$", "")))
         for block in section.blocks:
             if isinstance(block, Equations):
-                lines.append(_rows(block))
+                lines.append(_rows(block, column_number))
     return "$$\\begin{aligned}\n" + " \\\\\n".join(lines) + "\n\\end{aligned}$$"

@@ -7,6 +7,8 @@ the LaTeX and the text are printed from. A formula whose MathML would need an
 element outside MathML Core shows its text form in <mtext> instead, and is counted
 in `fallbacks` (the tests require none over every registry entry).
 
+Each displayed equation shows its number (Derivation.equations) in a fourth column.
+
 Output is MathML Core (what Chromium, Firefox and Safari implement): mrow, mi, mn,
 mo, mtext, msub, msup, msubsup, munderover, mover, mfrac, msqrt, mtable, mspace.
 """
@@ -20,6 +22,9 @@ from .printing import UnsupportedMathML
 __all__ = ["html_sections"]
 
 _OPS = {"=": "=", "<-": "←"}
+# the column of equation numbers, set apart to the right (the page's stylesheet knows
+# the align table's first three columns only)
+_NUMBER_CELL = 'class="number" style="padding-left: 2.5em; text-align: right"'
 
 
 class _Renderer:
@@ -48,6 +53,7 @@ class _Renderer:
         return html.escape(part, quote=False)
 
     def equations(self, eq):
+        """An align-like <mtable>: lhs, op, rhs, and the equation's number on its last line."""
         rows = []
         for row in eq.rows:
             lhs = self.content(row.lhs)
@@ -55,10 +61,12 @@ class _Renderer:
             for n, (op, m) in enumerate(rhs):
                 left = f"<mtd>{lhs}</mtd>" if n == 0 else "<mtd></mtd>"
                 right = self.content(m) if m is not None else ""
+                last = n == len(rhs) - 1 and row.number is not None
+                number = f"<mtext>({row.number})</mtext>" if last else ""
                 rows.append(f"<mtr>{left}<mtd><mo>{html.escape(_OPS[op])}</mo>"
-                            f"</mtd><mtd>{right}</mtd></mtr>")
+                            f"</mtd><mtd>{right}</mtd><mtd {_NUMBER_CELL}>{number}</mtd></mtr>")
         alt = "; ".join(f"{r.lhs.text} " + " ".join(f"{op} {m.text}" for op, m in r.rhs)
-                        for r in eq.rows)
+                        + (f" ({r.number})" if r.number is not None else "") for r in eq.rows)
         return (f'<math display="block" class="equations" alttext="{html.escape(alt)}">'
                 f'<mtable class="align" displaystyle="true">{"".join(rows)}</mtable></math>')
 

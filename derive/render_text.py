@@ -16,6 +16,13 @@ def _inline(part):
     return part
 
 
+def numbered(line, number):
+    """The last line of an equation with its number: right-aligned at WIDTH, or two
+    spaces after a longer line."""
+    mark = f"({number})"
+    return line + " " * max(2, WIDTH - len(line) - len(mark)) + mark
+
+
 def _block(block):
     if isinstance(block, Para):
         return textwrap.fill("".join(_inline(x) for x in block.parts), WIDTH,
@@ -26,10 +33,11 @@ def _block(block):
             pad = " " * (4 + len(row.lhs.text))
             if not row.rhs:
                 lines.append("    " + row.lhs.text)
-                continue
             for n, (op, rhs) in enumerate(row.rhs):
                 head = "    " + row.lhs.text if n == 0 else pad
                 lines.append(f"{head} {_OPS[op]} {rhs.text}")
+            if row.number is not None:
+                lines[-1] = numbered(lines[-1], row.number)
         return "\n".join(lines)
     if isinstance(block, Table):
         rows = [[_inline(c) for c in block.header]] + [[_inline(c) for c in r] for r in block.rows]

@@ -1,7 +1,7 @@
 """The derivation of a spec: a document (derive/document.py) of six sections, every
 formula a SymPy object from the IR (derive/model.py) or built with SymPy from it
 (sums in index notation, matrix products, derivatives SymPy takes itself), named by
-notation (derive/notation.py). The builders are derive/sections/; the renderers
+notation (derive/notation.py). The builders are derive/section_*.py; the renderers
 (render_latex.py, render_text.py, render_mathml.py) lay the document out.
 
 The document is width-independent: layer widths appear only as numbers in the
@@ -12,8 +12,16 @@ loss.mean, update.3, ...) to those numbers, for the code generator's "(eq. N)".
 from __future__ import annotations
 
 from .document import number_equations
-from .sections import SECTION_BUILDERS, Context
+from .section_backprop import backprop_section
+from .section_context import Context
+from .section_gradients import activations_section, chain_rule_section
+from .section_model import loss_section, model_section
+from .section_update import update_section
 from .spec import load_spec
+
+# the six sections, in order, each built from the spec's Context
+SECTION_BUILDERS = (model_section, loss_section, activations_section, chain_rule_section,
+                    backprop_section, update_section)
 
 __all__ = ["Derivation"]
 

@@ -1,4 +1,5 @@
-"""The display names of the derivation's symbols, as notation (derive/notation.py).
+"""The display names of the derivation's symbols, and the notation of the quantities
+its prose and equations name (ŷ_j, dℓ/dw_ij), as notation (derive/notation.py).
 
 Names are looked up by a symbol's name: the per-layer tables (w2 -> w^(2),
 Delta1 -> Δ^(1)) first, then the context's own (a -> a_j in the output layer),
@@ -8,10 +9,10 @@ decides which one a formula means.
 """
 from .activations import ACTIVATIONS
 from .notation import (Accent, Call, Paren, Partial, Prime, Scripts, bold, calligraphic, digit,
-                       function_name, greek, joined, letter, operator_name, roman, sign)
+                       function_name, greek, joined, letter, operator_name, relation, roman, sign)
 
 __all__ = ["OPTIMIZER_NAMES", "UNIT_NAMES", "BARE_NAMES", "layer_names", "activation_symbol",
-           "name_of", "layer_sup"]
+           "name_of", "layer_sup", "sub", "sup"]
 
 OPTIMIZER_NAMES = {
     "lr": greek("eta"),
@@ -38,15 +39,38 @@ OPTIMIZER_NAMES = {
     "p": greek("theta"),
 }
 
-J = letter("j")
+
+def _letter(c):
+    return letter(c) if isinstance(c, str) else c
+
+
+def sub(base, index):
+    """base_index: a_j, z_j, x_i (a str is a letter)."""
+    return Scripts(_letter(base), _letter(index))
+
+
+def layer_sup(l):
+    """The layer superscript (l): a number, or notation such as l+1."""
+    return Paren(digit(l) if isinstance(l, int) else l)
+
+
+def sup(base, layer, index=None):
+    """base_index^(layer): W^(l), a^(0), z_j^(l+1)."""
+    return Scripts(_letter(base), None if index is None else _letter(index), layer_sup(layer))
+
+
+I, J, K_, L_ = letter("i"), letter("j"), letter("k"), letter("l")
+EQ = sign("=", "=")
+ELL = greek("ell")
 YHAT = Accent(letter("y"), "hat")
+A_J, Z_J, Y_J, A_K, YHAT_J = sub("a", J), sub("z", J), sub("y", J), sub("a", K_), sub(YHAT, J)
 
 # per-unit symbols of one element (a_j, z_j, y_j, yhat_j) in the output layer
 UNIT_NAMES = {
-    "a": Scripts(letter("a"), J),
-    "z": Scripts(letter("z"), J),
-    "y": Scripts(letter("y"), J),
-    "yhat": Scripts(YHAT, J),
+    "a": A_J,
+    "z": Z_J,
+    "y": Y_J,
+    "yhat": YHAT_J,
     "s": letter("s"),
     "lse": operator_name("lse"),
     "zmax": Scripts(letter("z"), function_name("max"), text="zmax"),
@@ -54,11 +78,6 @@ UNIT_NAMES = {
 
 # the same symbols without the unit's index: a, z, y, yhat in f(z) and its derivative
 BARE_NAMES = {"a": letter("a"), "z": letter("z"), "y": letter("y"), "yhat": YHAT}
-
-
-def layer_sup(l):
-    """The layer superscript (l): a number, or notation such as l+1."""
-    return Paren(digit(l) if isinstance(l, int) else l)
 
 
 def activation_symbol(name, layer):
@@ -75,19 +94,17 @@ def layer_names(symbol_of):
     names = {"x": letter("x"), "X": letter("X"), "ones": Scripts(bold("1"), letter("N")),
              "ell": greek("ell"), "L": calligraphic("L"), "N": letter("N")}
     for l in range(0, max(symbol_of, default=0) + 1):
-        sup = layer_sup(l)
+        script = layer_sup(l)
         for base in ("w", "b", "z", "a", "W", "Z", "A"):
-            names[f"{base}{l}"] = Scripts(letter(base), sup=sup)
-        names[f"delta{l}"] = Scripts(greek("delta"), sup=sup)
-        names[f"Delta{l}"] = Scripts(greek("Delta"), sup=sup)
-        names[f"F{l}"] = Call(Prime(symbol_of.get(l, letter("f"))), Scripts(letter("Z"), sup=sup))
-        names[f"dW{l}"] = Partial(calligraphic("L"), Scripts(letter("W"), sup=sup))
-        names[f"db{l}"] = Partial(calligraphic("L"), Scripts(letter("b"), sup=sup))
-    l, next_layer = letter("l"), joined(letter("l"), sign("+", "+"), digit(1))
-    names.update({"Delta_l": Scripts(greek("Delta"), sup=layer_sup(l)),
-                  "Delta_l1": Scripts(greek("Delta"), sup=layer_sup(next_layer)),
-                  "W_l1": Scripts(letter("W"), sup=layer_sup(next_layer)),
-                  "F_l": Call(Prime(Scripts(letter("f"), l)), Scripts(letter("Z"), sup=layer_sup(l)))})
+            names[f"{base}{l}"] = Scripts(letter(base), sup=script)
+        names[f"delta{l}"] = Scripts(greek("delta"), sup=script)
+        names[f"Delta{l}"] = Scripts(greek("Delta"), sup=script)
+        names[f"F{l}"] = Call(Prime(symbol_of.get(l, letter("f"))), Scripts(letter("Z"), sup=script))
+        names[f"dW{l}"] = Partial(calligraphic("L"), Scripts(letter("W"), sup=script))
+        names[f"db{l}"] = Partial(calligraphic("L"), Scripts(letter("b"), sup=script))
+    # the generic layer l of section 5's prose
+    names.update({"Delta_l": sup(greek("Delta"), L_), "Delta_l1": sup(greek("Delta"), L_PLUS_1),
+                  "W_l1": sup("W", L_PLUS_1), "F_l": Call(Prime(sub("f", L_)), sup("Z", L_))})
     return names
 
 
@@ -106,3 +123,15 @@ def name_of(symbol, tables):
             return table[symbol.name]
     return OPTIMIZER_NAMES.get(symbol.name) or _fallback(symbol.name)
 
+
+# --------------------------------------------------------------------------- quantities named in prose
+
+IJ = joined(I, J)
+W_IJ = sub("w", IJ)
+L_MINUS_1, L_PLUS_1 = joined(L_, sign("-", "-"), digit(1)), joined(L_, sign("+", "+"), digit(1))
+YHAT_IS_A = relation(YHAT_J, EQ, A_J)                              # ŷ_j = a_j
+DL_DW, DL_DB = Partial(ELL, W_IJ), Partial(ELL, sub("b", J))       # dℓ/dw_ij, dℓ/db_j
+DA_DZ_VECTOR, DA_DZ = Partial(A_K, Z_J), Partial(A_J, Z_J)         # da_k/dz_j, da_j/dz_j
+DZ_DW, DZ_DB = Partial(Z_J, W_IJ), Partial(Z_J, sub("b", J))       # dz_j/dw_ij, dz_j/db_j
+DELTA_J_IS = relation(sub(greek("delta"), J), EQ, Partial(ELL, Z_J))   # δ_j = dℓ/dz_j
+LOSS_OF_ONE = Call(ELL, YHAT_J, Y_J)                               # ℓ(ŷ_j, y_j)

@@ -8,7 +8,7 @@ import pytest
 from derive import derive
 from derive.document import Equations
 from derive.render_mathml import html_sections
-from derive.sections.update import update_rule
+from derive.section_update import update_rule
 
 from derivation_specs import SPECS, spec
 

@@ -1,13 +1,13 @@
 """Section 6: the optimizer's update rule, specialised to the spec's hyper-parameters
 (conditions decided, identities dropped), with its hyper-parameters and the learning
 rate of every parameter group."""
-from ..document import Code, Math, Para, Section, Table
-from ..notation import Partial, calligraphic, greek, letter, listing, relation, sign
-from ..optimizers import LEARNING_RATE, OPTIMIZERS
-from ..optimizers import lr as LR
-from ..symbols import p, t
-from .context import note, row, rows, value_of
-from .notes import EQ, L_, sup
+from .document import Code, Math, Para, Section, Table
+from .names import EQ, L_, sup
+from .notation import Partial, calligraphic, greek, letter, listing, relation, sign
+from .optimizers import LEARNING_RATE, OPTIMIZERS
+from .optimizers import lr as LR
+from .section_context import note, row, rows, value_of
+from .symbols import p, t
 
 
 def update_rule(ir):

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import sympy as sp
 
-from ..document import Equations, Math, Row
-from ..model import build_ir
-from ..names import activation_symbol, layer_names, name_of
-from ..notation import Number, Paren, Text, listing
-from ..symbols import Z, a, j, k, m, z
+from .document import Equations, Math, Row
+from .model import build_ir
+from .names import activation_symbol, layer_names, name_of
+from .notation import Number, Paren, Text, listing
+from .symbols import Z, a, j, k, m, z
 
 N = sp.Symbol("N", positive=True, integer=True)     # the batch size
 

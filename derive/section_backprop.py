@@ -3,12 +3,12 @@ matrix product Δ^(l) = (Δ^(l+1) W^(l+1)T) ∘ f'(Z^(l))), and every layer's ba
 gradients dL/dW^(l), dL/db^(l) as the matrix products the kernels compute."""
 import sympy as sp
 
-from .. import calculus
-from ..document import Para, Section
-from ..notation import Partial, greek, sign
-from ..symbols import i, j, m
-from .context import N, note, row, rows
-from .notes import I, J, L_, L_PLUS_1, sup
+from . import calculus
+from .document import Para, Section
+from .names import I, J, L_, L_PLUS_1, sup
+from .notation import Partial, greek, sign
+from .section_context import N, note, row, rows
+from .symbols import i, j, m
 
 
 def backprop_section(ctx):

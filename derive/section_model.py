@@ -3,14 +3,14 @@ products) and the loss (one element's term, the batch mean, and the stable form
 the kernels evaluate from the logits)."""
 import sympy as sp
 
-from .. import calculus
-from ..document import Code, Para, Section
-from ..model import lse
-from ..names import UNIT_NAMES, layer_sup
-from ..notation import Call, Scripts, function_name, letter, relation
-from ..symbols import K, Z, a, i, j, m, yhat, z
-from .context import N, note, row, rows
-from .notes import ELL, EQ, J, L_, L_MINUS_1, LOSS_OF_ONE, YHAT, YHAT_IS_A, YHAT_J, Y_J, Z_J, sub, sup
+from . import calculus
+from .document import Code, Para, Section
+from .model import lse
+from .names import (ELL, EQ, J, L_, L_MINUS_1, LOSS_OF_ONE, UNIT_NAMES, YHAT, YHAT_IS_A, YHAT_J, Y_J,
+                    Z_J, layer_sup, sub, sup)
+from .notation import Call, Scripts, function_name, letter, relation
+from .section_context import N, note, row, rows
+from .symbols import K, Z, a, i, j, m, yhat, z
 
 
 def model_section(ctx):

@@ -3,15 +3,14 @@ the backward pass uses), and the chain rule at the output layer, every factor
 derived, down to the output error δ_j = dℓ/dz_j."""
 import sympy as sp
 
-from .. import calculus
-from ..document import Code, Equations, Para, Section
-from ..model import row_sum_symbol
-from ..names import BARE_NAMES, UNIT_NAMES
-from ..notation import Call, Paren, Partial, Prime, SumOver, greek, juxtapose, letter, relation, sign
-from ..symbols import A, K, Y, Z, a, i, j, k, m, y, yhat, z
-from .context import drop_zero_sums, note, rename_sum_index, row, rows
-from .notes import (A_J, A_K, DA_DZ, DA_DZ_VECTOR, DELTA_J_IS, DL_DB, DL_DW, DZ_DB, DZ_DW, ELL, EQ,
-                    YHAT_IS_A, YHAT_J, Z_J, sub)
+from . import calculus
+from .document import Code, Equations, Para, Section
+from .model import row_sum_symbol
+from .names import (A_J, A_K, BARE_NAMES, DA_DZ, DA_DZ_VECTOR, DELTA_J_IS, DL_DB, DL_DW, DZ_DB, DZ_DW,
+                    ELL, EQ, UNIT_NAMES, YHAT_IS_A, YHAT_J, Z_J)
+from .notation import Call, Paren, Partial, Prime, SumOver, greek, juxtapose, letter, relation, sign
+from .section_context import drop_zero_sums, note, rename_sum_index, row, rows
+from .symbols import A, K, Y, Z, a, i, j, k, m, y, yhat, z
 
 _LE = sign(r"\le", "<=", "≤")
 

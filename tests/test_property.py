@@ -1,18 +1,14 @@
 """Property test: random MLPs, generated loss_and_grad vs PyTorch autograd (float64).
 
 A network STRUCTURE (hidden activations, output activation, loss) is drawn from
-the registries (`derive.activations.ACTIVATIONS`, `derive.losses.LOSSES`, iterated,
-so new entries are picked up as they land) and from a small grammar of formula
-activations / losses; each structure compiles one module. Widths are runtime (the
-kernels take them from the arrays), so every structure is checked on several
+the registries and a small grammar of formula activations and losses
+(tests/property_space.py); each structure compiles one module. Widths are runtime
+(the kernels take them from the arrays), so every structure is checked on several
 random width vectors, batch sizes, parameters and targets.
 
-The oracle is built from the SAME spec, independently of the generator:
-built-in names map to torch functions (TORCH_ACTIVATIONS / TORCH_LOSSES below:
-tests/helpers.py's shared tables, plus the two classification losses), and a formula is evaluated in torch by
-walking the SymPy expression that `derive.formula.parse_formula` returns
-(`sympy_to_torch`, no lambdify, no generated code). A registry name or a SymPy
-node without a torch counterpart fails the test loudly; it is never skipped.
+The oracle is built from the SAME spec, independently of the generator
+(tests/property_oracle.py): torch functions for the built-ins, a walk of the SymPy
+expression for a formula; a name or node without a torch counterpart fails loudly.
 
 Explicit @example cases, computed from the registries, make sure every built-in
 activation, every built-in loss, every formula template and formula loss is
@@ -23,8 +19,6 @@ with std scale/sqrt(fan_in), scale in {0.5, 1, 1.5}; biases normal with std 0.5.
 from __future__ import annotations
 
 import contextlib
-import functools
-import operator
 import os
 import sys
 import time
@@ -33,12 +27,14 @@ import numpy as np
 import pytest
 import sympy as sp
 import torch
-import torch.nn.functional as F
-from hypothesis import HealthCheck, example, given, settings, strategies as st
+from hypothesis import HealthCheck, example, given, settings
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import helpers  # noqa: E402
 from helpers import build, max_rel_err, rel_err_scalar  # noqa: E402
+from property_oracle import (TORCH_ACTIVATIONS, TORCH_LOSSES, sympy_to_torch, torch_activation,  # noqa: E402
+                             torch_reference)
+from property_space import ELEMENTWISE, _coverage_examples, cases, make_spec, structures  # noqa: E402
 
 from derive.activations import ACTIVATIONS  # noqa: E402
 from derive.formula import FUNCTIONS, parse_formula  # noqa: E402
@@ -48,234 +44,6 @@ from derive import symbols as S  # noqa: E402
 RTOL = 1e-8
 DERIVE_SECONDS = 120      # derive + generate one structure: a few s; a slow derivation fails
 MAX_EXAMPLES = int(os.environ.get("GRADGEN_PROPERTY_EXAMPLES", "10"))
-
-# ---------------------------------------------------------------------------
-# the oracle: built-in names -> torch
-# ---------------------------------------------------------------------------
-
-TORCH_ACTIVATIONS = helpers.TORCH_ACTIVATION_FN   # the shared oracle table
-
-# loss(Z_last, A_last, target) -> scalar; PyTorch's own losses, reduction="mean":
-# the elementwise ones (on the outputs A) from tests/helpers.py's shared table, the
-# two classification losses from the logits Z
-TORCH_LOSSES = {
-    **{name: (lambda fn: lambda Z, A, Y: fn(A, Y))(fn) for name, fn in helpers._ELEMENT_LOSSES.items()},
-    "binary_cross_entropy":
-        lambda Z, A, Y: F.binary_cross_entropy_with_logits(Z, Y, reduction="mean"),
-    "cross_entropy": lambda Z, A, Y: F.cross_entropy(Z, Y, reduction="mean"),
-}
-
-
-def torch_activation(name):
-    try:
-        return TORCH_ACTIVATIONS[name]
-    except KeyError:
-        raise AssertionError(
-            f"activation {name!r} is in derive.activations.ACTIVATIONS but has no torch "
-            f"oracle: add it to TORCH_ACTIVATION_FN in tests/helpers.py") from None
-
-
-def torch_loss(name):
-    try:
-        return TORCH_LOSSES[name]
-    except KeyError:
-        raise AssertionError(
-            f"loss {name!r} is in derive.losses.LOSSES but has no torch oracle: "
-            f"add it to TORCH_LOSSES in tests/test_property.py") from None
-
-
-# ---------------------------------------------------------------------------
-# the oracle: a SymPy expression -> torch, by walking the tree
-# ---------------------------------------------------------------------------
-
-_SYMPY_UNARY = {
-    sp.exp: torch.exp, sp.log: torch.log, sp.Abs: torch.abs,
-    sp.sin: torch.sin, sp.cos: torch.cos, sp.tan: torch.tan,
-    sp.sinh: torch.sinh, sp.cosh: torch.cosh, sp.tanh: torch.tanh,
-    sp.asinh: torch.asinh, sp.atan: torch.atan, sp.erf: torch.erf,
-}
-
-
-def _tensor(v):
-    return v if isinstance(v, torch.Tensor) else torch.tensor(float(v), dtype=torch.float64)
-
-
-def sympy_to_torch(expr, env):
-    """Evaluate a SymPy expression with torch ops; env maps symbol names to tensors.
-
-    Raises NotImplementedError (failing the test, loudly) on any node it does
-    not know, so a new formula function cannot slip through untested."""
-    if expr.is_Symbol:
-        if expr.name not in env:
-            raise NotImplementedError(f"symbol {expr.name!r} has no value in the torch oracle")
-        return env[expr.name]
-    if expr.is_number:                      # 2, 1/2, 0.25, pi, E, sqrt(2), log(3), ...
-        value = complex(expr.evalf(30))
-        if value.imag != 0:
-            raise NotImplementedError(f"non-real constant {expr}")
-        return value.real
-    if isinstance(expr, sp.Add):
-        return functools.reduce(operator.add, [sympy_to_torch(a, env) for a in expr.args])
-    if isinstance(expr, sp.Mul):
-        return functools.reduce(operator.mul, [sympy_to_torch(a, env) for a in expr.args])
-    if isinstance(expr, sp.Pow):
-        base = sympy_to_torch(expr.base, env)
-        if expr.exp.is_Integer:
-            return base ** int(expr.exp)
-        if expr.exp == sp.Rational(1, 2):
-            return torch.sqrt(_tensor(base))
-        return _tensor(base) ** sympy_to_torch(expr.exp, env)
-    if isinstance(expr, (sp.Max, sp.Min)):
-        op = torch.maximum if isinstance(expr, sp.Max) else torch.minimum
-        return functools.reduce(op, [_tensor(sympy_to_torch(a, env)) for a in expr.args])
-    fn = _SYMPY_UNARY.get(expr.func)
-    if fn is not None and len(expr.args) == 1:
-        return fn(_tensor(sympy_to_torch(expr.args[0], env)))
-    raise NotImplementedError(
-        f"the torch oracle has no mapping for SymPy {expr.func.__name__} (in {expr}); "
-        f"extend sympy_to_torch in tests/test_property.py")
-
-
-def formula_activation(text):
-    expr = parse_formula(text, ("x",))
-    return lambda z: sympy_to_torch(expr, {"x": z}) + 0 * z     # + 0*z: a constant broadcasts
-
-
-def formula_loss(text):
-    expr = parse_formula(text, ("yhat", "y"))
-    return lambda A, Y: (sympy_to_torch(expr, {"yhat": A, "y": Y}) + 0 * A).mean()
-
-
-# ---------------------------------------------------------------------------
-# the structure space
-# ---------------------------------------------------------------------------
-
-ELEMENTWISE = [name for name, act in ACTIVATIONS.items() if not act.vector]
-VECTOR = [name for name, act in ACTIVATIONS.items() if act.vector]
-
-# formula activations: templates in {x} (the argument) and {a} (a small constant);
-# every one is defined (and, but for measure-zero kinks, smooth) on all of R, and
-# grows at most linearly, so five stacked layers stay finite
-ACT_TEMPLATES = [
-    "{x}*sigmoid({a}*{x})",
-    "{x}/({a} + abs({x}))",
-    "tanh({a}*{x})*{x}",
-    "log(1 + exp({a}*{x}))",
-    "sin({a}*{x}) + {x}",
-    "cos({a}*{x})*{a} + {x}",
-    "2*atan({a}*{x})/pi",
-    "asinh({x}) + {a}*{x}",
-    "{x}*erf({a}*{x})",
-    "0.5*{x}*(1 + erf({x}/sqrt(2)))",
-    "max({x}, {a}*{x})",
-    "min(max({x}, -{a}), {a}) + {x}/4",
-    "sqrt({x}**2 + {a}) - sqrt({a})",
-    "{x}*E**(-{a}*{x}**2) + {x}",
-    "softplus({x}) - {a}",
-    "tan({x}/(1 + abs({x})))",
-    "sinh({a}*{x}/(1 + abs({x})))",
-    "log(cosh({x}))/{a}",
-    "{x}**3/(1 + {x}**2)",                  # its inverse is a cubic (once hung the derivation)
-    "{x}**3/(1 + {x}**2 + {a}*abs({x}))",
-    "exp(-{x}**2)*{a}",
-]
-CONSTANTS = [0.25, 0.5, 0.75, 1, 1.5, 2, 3]
-
-LOSS_FORMULAS = [
-    "(yhat - y)**2/2",
-    "log(cosh(yhat - y))",
-    "abs(yhat - y)**3",
-    "sqrt(1 + (yhat - y)**2) - 1",
-    "softplus(-y*yhat)",
-    "0.5*(yhat - y)**2 + abs(yhat - y)",
-]
-
-
-def _render(template, a, inner="x"):
-    return template.format(x=f"({inner})" if inner != "x" else "x", a=a)
-
-
-@st.composite
-def formula_activations(draw):
-    outer = draw(st.sampled_from(ACT_TEMPLATES))
-    a = draw(st.sampled_from(CONSTANTS))
-    if draw(st.integers(0, 3)):           # 3 in 4: one template; else a composition
-        return _render(outer, a)
-    inner = _render(draw(st.sampled_from(ACT_TEMPLATES)), draw(st.sampled_from(CONSTANTS)))
-    return _render(outer, a, inner)       # a composition: outer(inner(x))
-
-
-def hidden_activations():
-    return st.one_of(st.sampled_from(ELEMENTWISE), formula_activations())
-
-
-@st.composite
-def structures(draw):
-    """(hidden activations, output activation, loss) with loss = ("kind"|"formula", text)."""
-    hidden = tuple(draw(st.lists(hidden_activations(), min_size=0, max_size=4)))
-    loss = draw(st.one_of(
-        st.sampled_from(list(LOSSES)).map(lambda k: ("kind", k)),
-        st.sampled_from(LOSS_FORMULAS).map(lambda f: ("formula", f)),
-    ))
-    required = LOSSES[loss[1]].requires_output if loss[0] == "kind" else None
-    if required is not None:
-        out = required
-    else:
-        out = draw(st.one_of(st.sampled_from(ELEMENTWISE + VECTOR), formula_activations()))
-    return hidden, out, loss
-
-
-# one runtime case: widths (inputs, then each layer; the first depth+1 are used),
-# batch size, seed for params / data / targets, weight scale
-cases = st.lists(
-    st.tuples(st.lists(st.integers(1, 16), min_size=6, max_size=6),
-              st.integers(1, 12),
-              st.integers(0, 2 ** 32 - 1),
-              st.sampled_from([0.5, 1.0, 1.5])),
-    min_size=2, max_size=3)
-
-
-def make_spec(structure):
-    hidden, out, loss = structure
-    layers = [{"units": 4, "activation": act} for act in hidden]
-    layers.append({"units": 3, "activation": out})
-    return {
-        "name": "prop_mlp",
-        "inputs": 3,
-        "dtype": "float64",
-        "layers": layers,
-        "loss": {loss[0]: loss[1]},
-        "optimizer": {"kind": "sgd", "learning_rate": 0.1},
-    }
-
-
-def _coverage_examples():
-    """Structures that together use every built-in activation (hidden and output),
-    every built-in loss, every formula template and every formula loss."""
-    hidden_pool = list(ELEMENTWISE) + [
-        _render(t, CONSTANTS[(i + 1) % len(CONSTANTS)]) for i, t in enumerate(ACT_TEMPLATES)]
-    free_losses = [("kind", k) for k, v in LOSSES.items() if v.requires_output is None]
-    free_losses += [("formula", f) for f in LOSS_FORMULAS]
-    fixed_losses = [("kind", k) for k, v in LOSSES.items() if v.requires_output is not None]
-    # outputs: the vector ones, a formula, then elementwise built-ins (those left over
-    # are covered as hidden layers here, and as outputs by the random structures)
-    outputs = list(VECTOR) + [_render(ACT_TEMPLATES[0], 1.5)] + list(ELEMENTWISE)[::-1]
-    pairs = [(loss, outputs[i % len(outputs)]) for i, loss in enumerate(free_losses)]
-    pairs += [(loss, LOSSES[loss[1]].requires_output) for loss in fixed_losses]
-    sizes = [4, 3, 4, 2, 4, 1]                 # hidden layers per structure: depths 2..5
-    out, start = [], 0
-    for i, (loss, act) in enumerate(pairs):
-        size = sizes[i % len(sizes)]
-        hidden = tuple(hidden_pool[start:start + size])    # () once the pool is used: depth 1
-        start += size
-        case_list = [([3, 5, 7, 2, 4, 6], 1 + (3 * i) % 12, 1000 + i, 1.0),
-                     ([1, 16, 1, 9, 16, 1], 12, 2000 + i, 0.5)]
-        out.append(((hidden, act, loss), case_list))
-    covered = {a for (h, o, _), _ in out for a in (*h, o)}
-    assert covered >= set(ACTIVATIONS) | set(hidden_pool), "some activation is in no coverage example"
-    assert {l for (_, _, l), _ in out} >= {("kind", k) for k in LOSSES} | {
-        ("formula", f) for f in LOSS_FORMULAS}
-    return out
 
 
 # ---------------------------------------------------------------------------
@@ -313,30 +81,6 @@ def _targets(structure, n, k, rng):
     if k == 1 and rng.random() < 0.5:
         y = y[:, 0]                           # (n,) targets for a one-unit output
     return y
-
-
-def torch_reference(structure, params, X, y):
-    hidden, out, loss = structure
-    tparams = [torch.tensor(p, dtype=torch.float64, requires_grad=True) for p in params]
-    A = torch.tensor(X, dtype=torch.float64)
-    Z = None
-    for l, act in enumerate((*hidden, out)):
-        Z = A @ tparams[2 * l] + tparams[2 * l + 1]
-        fn = torch_activation(act) if act in ACTIVATIONS else formula_activation(act)
-        A = fn(Z)
-    y = np.asarray(y)
-    if loss[0] == "kind":
-        if np.issubdtype(y.dtype, np.integer):
-            Y = torch.tensor(y, dtype=torch.int64)
-        else:
-            Y = torch.tensor(y.reshape(len(y), -1), dtype=torch.float64)
-        L = torch_loss(loss[1])(Z, A, Y)
-    else:
-        Y = torch.tensor(y.reshape(len(y), -1), dtype=torch.float64)
-        L = formula_loss(loss[1])(A, Y)
-    grads = torch.autograd.grad(L, tparams, allow_unused=True)
-    grads = [torch.zeros_like(p) if g is None else g for p, g in zip(tparams, grads)]
-    return float(L.detach()), [g.detach().numpy().copy() for g in grads]
 
 
 def check(structure, case):

@@ -26,12 +26,10 @@ _NO_TEXT = "\0"          # no text override
 
 
 def _part(value):
-    """A part as a SymPy object (a str is a letter, an int a number)."""
-    if isinstance(value, str):
-        return letter(value) if len(value) == 1 and not value.isdigit() else Str(value)
+    """A part as a SymPy object: an int is a number, a one-character str a letter."""
     if isinstance(value, int):
         return sp.Integer(value)
-    return value
+    return letter(value) if isinstance(value, str) else value
 
 
 def _element(printer, tag, *children, **attrs):
@@ -123,16 +121,19 @@ def calligraphic(c, **kwargs):
     return Token(r"\mathcal{%s}" % c, c, "mi", _CALLIGRAPHIC[c], **kwargs)
 
 
+def _upright(command, word, **kwargs):
+    return Token(r"\%s{%s}" % (command, word.replace("_", r"\_")), word, "mi", word,
+                 "normal" if len(word) == 1 else "", **kwargs)
+
+
 def operator_name(word, **kwargs):
     """\\operatorname{relu}: a named function set upright."""
-    return Token(r"\operatorname{%s}" % word.replace("_", r"\_"), word, "mi", word,
-                 "normal" if len(word) == 1 else "", **kwargs)
+    return _upright("operatorname", word, **kwargs)
 
 
 def roman(word, **kwargs):
     """\\mathrm{decay}: an upright word."""
-    return Token(r"\mathrm{%s}" % word.replace("_", r"\_"), word, "mi", word,
-                 "normal" if len(word) == 1 else "", **kwargs)
+    return _upright("mathrm", word, **kwargs)
 
 
 def function_name(word, **kwargs):
@@ -331,17 +332,13 @@ class Call(Notation):
 
     def _latex(self, printer):
         function, brackets, *args = self.parts
-        inner = ", ".join(printer._print(a) for a in args)
-        name = printer._print(function)
-        if brackets.name == "none":
-            return "%s %s" % (name, inner)
-        return (r"%s\left(%s\right)" if brackets.name == "big" else "%s(%s)") % (name, inner)
+        form = {"none": "%s %s", "big": r"%s\left(%s\right)", "plain": "%s(%s)"}[brackets.name]
+        return form % (printer._print(function), ", ".join(printer._print(a) for a in args))
 
     def text(self, printer):
         function, brackets, *args = self.parts
-        inner = ", ".join(printer._print(a) for a in args)
-        name = printer._print(function)
-        return "%s %s" % (name, inner) if brackets.name == "none" else "%s(%s)" % (name, inner)
+        form = "%s %s" if brackets.name == "none" else "%s(%s)"
+        return form % (printer._print(function), ", ".join(printer._print(a) for a in args))
 
     def _mathml_presentation(self, printer):
         function, brackets, *args = self.parts

@@ -20,7 +20,7 @@ def model_section(ctx):
                     f"layer{'s' if L > 1 else ''} ({widths}); samples are rows, in {spec.dtype}. "
                     "For one sample with inputs ", note(sub("x", "i")),
                     ", layer ", note(L_), " computes, for each of its units ",
-                    note(letter("j")), ", the weighted sum of the previous layer's activations ",
+                    note(J), ", the weighted sum of the previous layer's activations ",
                     note(sup("a", L_MINUS_1, "i")), " (with ",
                     note(relation(sup("a", 0), EQ, letter("x"))), ") and passes it through its activation:"))]
     for layer in ir.layers:

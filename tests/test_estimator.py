@@ -18,6 +18,7 @@ from sklearn.exceptions import NotFittedError as SklearnNotFittedError  # noqa: 
 from sklearn.utils.estimator_checks import check_estimator  # noqa: E402
 
 from codegen import generate  # noqa: E402
+from gradgen.runtime.validation import TRAINING_TYPES  # noqa: E402
 from gradgen.loader import import_generated  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -107,7 +108,7 @@ def test_parameters_are_the_settings_with_the_spec_defaults(modules, kind):
     kinds = {p.kind for name, p in signature.parameters.items() if name != "self"}
     assert kinds == {inspect.Parameter.KEYWORD_ONLY}      # explicit: get_params introspects it
     params = mod.Estimator().get_params()
-    assert set(params) == {"hidden_units"} | set(mod.HYPER_RULES) | set(mod._TRAINING_TYPES)
+    assert set(params) == {"hidden_units"} | set(mod.HYPER_RULES) | set(TRAINING_TYPES)
     spec = SPECS[kind]
     assert params["hidden_units"] == tuple(l["units"] for l in spec["layers"][:-1])
     assert params["learning_rate"] == spec["optimizer"]["learning_rate"]

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from gradgen.runtime import trainer as rt_trainer  # noqa: E402
 from helpers import build  # noqa: E402
 
 
@@ -77,7 +78,7 @@ def test_specialised_and_general_update_agree_bit_for_bit(own, other):
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_shuffled_epochs_equal_permuted_rows_read_in_place(dtype, monkeypatch):
     module = build(_spec(f"shuffle_{dtype}", {"kind": "adam", "learning_rate": 0.01}, dtype))
-    monkeypatch.setattr(module, "GATHER_BYTES", 200)     # several gathered chunks per epoch
+    monkeypatch.setattr(rt_trainer, "GATHER_BYTES", 200)     # several gathered chunks per epoch
     X, y = _data(n=61)
     shuffled = module.Trainer(seed=3)
     h1 = shuffled.fit(X, y, epochs=3, batch_size=4, shuffle=True, progress=False)

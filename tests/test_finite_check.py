@@ -1,4 +1,4 @@
-"""The finiteness check of X and y (_all_finite): the sum of the entries first (one
+"""The finiteness check of X and y (gradgen.runtime.validation.all_finite): the sum of the entries first (one
 pass, no temporary), entry by entry only when the sum is not finite. Whatever the
 values, it must say exactly what np.isfinite(a).all() says, without a warning, and
 an X or y with one NaN or inf must be refused before any training, the trainer left
@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from gradgen.runtime.validation import all_finite
 from helpers import build
 
 SPEC_F64 = {"name": "finite_f64", "inputs": 3, "dtype": "float64",
@@ -39,7 +40,7 @@ def test_all_finite_says_what_numpy_says(digits, f64, rows, cols, entries, which
         arr.reshape(-1)[position % arr.size] = named.get(value, value) if isinstance(value, str) else value
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        got = module._all_finite(arr)
+        got = all_finite(arr)
     assert got is bool(np.isfinite(arr).all())
 
 
@@ -48,7 +49,7 @@ def test_a_sum_that_overflows_is_not_taken_for_a_bad_entry(digits):
     X = np.full((4, 64), np.finfo(np.float32).max, np.float32)
     with np.errstate(over="ignore"):
         assert not np.isfinite(X.sum(dtype=np.float32))
-    assert digits._all_finite(X)
+    assert all_finite(X)
     digits.forward(digits.init_params(0), X)            # accepted
 
 

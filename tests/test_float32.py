@@ -14,11 +14,14 @@ import pathlib
 import sys
 import uuid
 
+import numba
 import numpy as np
 import pytest
 from numba.core import ir
 from numba.core.registry import CPUDispatcher
 
+from gradgen.runtime import kernels as rt_kernels
+from gradgen.runtime import threads as rt_threads
 from helpers import build
 
 # the optimizer's per-step scalars in double (named `<name>_`: hyper-parameters read
@@ -37,11 +40,12 @@ _STEP_SCALARS = {
 # variables allowed to be float64 in a float32 module, by kernel
 ALLOWED = {
     # the batch loss accumulates in double: total_loss += term; return total_loss / count
-    "_loss_delta": {"total_loss", "binop_iadd", "binop_truediv", "return_value"},
+    # (unpack_sequence: total_loss, hits = 0.0, 0)
+    "_loss_delta": {"total_loss", "binop_iadd", "binop_truediv", "return_value", "unpack_sequence"},
     # _loss_only returns _loss_delta's double: `value = _loss_delta(...)`, or directly
     # (the call's result) in the version that returned the loss alone
     # (unpack_sequence: the loss taken from _loss_delta's (loss, hits) tuple)
-    "_loss_only": {"value", "call", "return_value"}, "_loss_and_grad": {"value", "unpack_sequence"},
+    "_loss_only": {"value", "call", "return_value"}, "_loss_and_grad": {"value", "unpack_sequence", "return_value"},
     "_update": _STEP_SCALARS, "_update_any": _STEP_SCALARS,
     "_epoch": {"batch_loss", "unpack_sequence"},    # from _loss_delta, stored in the float64 losses
     # each thread's share of the batch loss (part, from _loss_delta) and its hits go
@@ -88,12 +92,12 @@ def _exercise(module, spec):
     general.fit(X, y, epochs=2, batch_size=3, progress=False)
     # and on two threads, each with a block of the rows (_epoch_threads)
     threaded = module.Trainer(seed=0)
-    settings = module.PARALLEL_MACS, module._THREADS
-    module.PARALLEL_MACS, module._THREADS = 0, 2
+    settings = rt_threads.PARALLEL_MACS, rt_threads.THREADS
+    rt_threads.PARALLEL_MACS, rt_threads.THREADS = 0, 2
     try:
         threaded.fit(X, y, epochs=2, batch_size=4, progress=False)
     finally:
-        module.PARALLEL_MACS, module._THREADS = settings
+        rt_threads.PARALLEL_MACS, rt_threads.THREADS = settings
     module.loss_and_grad(trainer.params, X, y)
     module.forward(trainer.params, X)                                # _predict, _act_*
     module.loss(trainer.params, X, y)                                # _loss_only
@@ -105,9 +109,9 @@ def _exercise(module, spec):
 
 def _wide_in_element_loop(kernel, cres):
     """(line, variable) of every float64 value computed at or after the line of the
-    kernel's per-element loop (`for i in range(spans[span, 0], spans[span, 1])`)."""
+    kernel's per-element loop (`for i in range(ranges[group_range, 0], ...)`)."""
     lines, start = inspect.getsourcelines(kernel.py_func)
-    loop = [start + i for i, text in enumerate(lines) if "for i in range(spans[span, 0]" in text]
+    loop = [start + i for i, text in enumerate(lines) if "for i in range(ranges[group_range, 0]" in text]
     assert len(loop) == 1, f"{kernel.__name__}: cannot find its per-element loop"
     out = []
     annotation = cres.type_annotation
@@ -121,15 +125,27 @@ def _wide_in_element_loop(kernel, cres):
 
 
 def _violations(module):
-    """({kernel: problems}, {kernel: compiled versions}) over the module's kernels."""
+    """({kernel: problems}, {kernel: compiled versions}) over the module's kernels and
+    the runtime's kernels it calls (their float32 versions: other tests in this process
+    may have compiled float64 ones)."""
     problems, compiled = {}, {}
-    for name in dir(module):
-        kernel = getattr(module, name)
+    kernels = [(name, getattr(module, name)) for name in dir(module)] + [("gather", rt_kernels.gather)]
+    for name, kernel in kernels:
         if not isinstance(kernel, CPUDispatcher):
             continue
         allowed = ALLOWED.get(name, set())
-        compiled[name] = len(kernel.overloads)
-        for cres in kernel.overloads.values():
+        versions = list(kernel.overloads.values())
+        if kernel.py_func.__module__ == rt_kernels.__name__:
+            # the runtime's kernels load from Numba's cache, which keeps no typing: their
+            # float32 versions compiled afresh, uncached, to be read
+            sigs = [sig for sig in kernel.overloads
+                    if not any(getattr(a, "dtype", None) == numba.float64 for a in sig)]
+            fresh = numba.njit(**dict(kernel.targetoptions, cache=False))(kernel.py_func)
+            for sig in sigs:
+                fresh.compile(sig)
+            versions = [fresh.overloads[sig] for sig in sigs]
+        compiled[name] = len(versions)
+        for cres in versions:
             typemap = cres.type_annotation.typemap
             # named variables and the results of operations ($binop..., $call...);
             # literal constants ($const) are exempt: DT(0.5) reads a double literal
@@ -150,7 +166,7 @@ def _required(spec):
     backward and loss kernels, and each layer's activation."""
     acts = [layer["activation"] for layer in spec["layers"]]
     return ({"_update", "_update_any", "_epoch", "_epoch_threads", "_predict", "_loss_only",
-             "_loss_and_grad", "_loss_delta", "_colsum", "_barrier", "_forward", "_backward", "_gather"}
+             "_loss_and_grad", "_loss_delta", "colsum", "barrier", "_forward", "_backward", "gather"}
             | {f"_act_{a}" for a in acts} | {f"_dact_{a}" for a in acts[:-1]})
 
 
@@ -188,10 +204,10 @@ def test_check_catches_a_float64_constant_in_the_element_loop(tmp_path):
     by-line rule sees it there) fails the check; the unmodified module passes."""
     spec = SPECS[3]
     original = pathlib.Path(build(spec).__file__).read_text(encoding="utf-8")
-    store = "            G[i] = p\n"
+    store = "            grads[i] = p\n"
     assert original.count(store) == 2, "the optimizer loops' store of p moved: update this control"
     clean = _import_copy(tmp_path / "clean.py", original)
-    mutant = _import_copy(tmp_path / "mutant.py", original.replace(store, "            G[i] = p * 0.5\n"))
+    mutant = _import_copy(tmp_path / "mutant.py", original.replace(store, "            grads[i] = p * 0.5\n"))
     _exercise(clean, spec)
     assert not _violations(clean)[0]
     _exercise(mutant, spec)

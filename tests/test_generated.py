@@ -37,17 +37,31 @@ def test_generation_is_byte_identical_across_processes():
     assert len(outputs) == 1 and outputs.pop() == render(example)
 
 
-def test_module_imports_only_numpy_numba_and_stdlib():
+def test_module_imports_only_numpy_numba_stdlib_and_the_runtime():
     tree = ast.parse((ROOT / "generated" / "digits_mlp.py").read_text())
-    roots = set()
+    names = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            roots |= {a.name.split(".")[0] for a in node.names}
+            names |= {a.name for a in node.names}
         elif isinstance(node, ast.ImportFrom):
-            roots.add(node.module.split(".")[0])
+            names.add(node.module)
     allowed = {"numpy", "numba", "tqdm"} | set(sys.stdlib_module_names)
-    assert roots <= allowed, roots - allowed
+    outside = {n for n in names if n.split(".")[0] not in allowed}
+    assert outside and outside <= {"gradgen", "gradgen.runtime", "gradgen.runtime.intrinsics",
+                                   "gradgen.runtime.kernels"}, outside
     assert "exec(" not in (ROOT / "codegen" / "generator.py").read_text()
+
+
+def test_importing_a_module_imports_no_sympy_jinja2_or_generator():
+    """A deployment needs the module and the runtime only (CONTRACT §1): importing one,
+    and training it, loads neither SymPy nor Jinja2 nor derive, codegen or the app."""
+    code = ("import sys, numpy as np; import generated.digits_mlp as m; "
+            "m.Trainer(seed=0).fit(np.zeros((8, 64)), np.arange(8), epochs=1, progress=False); "
+            "bad = sorted({n.split('.')[0] for n in sys.modules} & {'sympy', 'jinja2', 'derive', 'codegen'}); "
+            "app = sorted(n for n in sys.modules if n.startswith('gradgen') and not n.startswith('gradgen.runtime') "
+            "and n != 'gradgen'); print(bad, app)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[] []", out.stdout + out.stderr
 
 
 def test_header_names_spec_and_version():

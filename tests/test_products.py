@@ -1,5 +1,5 @@
-"""The generated modules' matrix products (_mm, _mm_rows, _mm_block: BLAS ?gemm called
-directly, not through np.dot) against NumPy's matmul in float64: each transpose
+"""The runtime's matrix products (gradgen.runtime.intrinsics: mm, mm_rows, mm_block,
+BLAS ?gemm called directly, not through np.dot) against NumPy's matmul in float64: each transpose
 combination, both dtypes, empty and degenerate shapes, blocks of rows, and the
 refusals (shapes that do not match and blocks outside the array raise ValueError;
 non-contiguous arrays, mixed dtypes and non-constant flags are refused when
@@ -11,13 +11,7 @@ import pytest
 from numba import njit
 from numba.core.errors import TypingError
 
-from helpers import build
-
-
-def _module(dtype):
-    return build({"name": f"products_{dtype}", "inputs": 3, "dtype": dtype,
-                  "layers": [{"units": 4, "activation": "tanh"}, {"units": 2, "activation": "softmax"}],
-                  "loss": {"kind": "cross_entropy"}, "optimizer": {"kind": "sgd", "learning_rate": 0.1}})
+from gradgen.runtime import intrinsics
 
 
 def _caller(mm, trans_a, trans_b):
@@ -58,7 +52,7 @@ def _callers(mm):
 @pytest.mark.parametrize("m,k,n", [(5, 3, 4), (1, 1, 1), (7, 1, 2), (1, 9, 1), (0, 3, 4), (5, 0, 4),
                                    (64, 33, 17)])
 def test_products_match_numpy(dtype, m, k, n):
-    mm = _module(dtype)._mm
+    mm = intrinsics.mm
     rng = np.random.default_rng(m * 100 + k * 10 + n)
     tol = _TOL[dtype]
     for (ta, tb), caller in _callers(mm).items():
@@ -73,7 +67,7 @@ def test_products_match_numpy(dtype, m, k, n):
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_mismatched_shapes_raise(dtype):
-    callers = _callers(_module(dtype)._mm)
+    callers = _callers(intrinsics.mm)
     a, b, out = np.ones((5, 3), dtype), np.ones((3, 4), dtype), np.empty((5, 4), dtype)
     callers[False, False](a, b, out)     # the matching call works
     np.testing.assert_array_equal(out, 3.0)
@@ -86,7 +80,7 @@ def test_mismatched_shapes_raise(dtype):
 
 
 def test_refused_when_compiling():
-    mm = _module("float64")._mm
+    mm = intrinsics.mm
     nn = _callers(mm)[False, False]
     a, b, out = np.ones((5, 3)), np.ones((3, 4)), np.empty((5, 4))
     with pytest.raises(TypingError, match="C-contiguous"):
@@ -107,12 +101,12 @@ def test_refused_when_compiling():
 
 
 def test_generated_module_has_no_np_dot():
-    """Every product in a generated module goes through _mm (np.dot's layouts would
+    """Every product in a generated module goes through mm (np.dot's layouts would
     each cost compilation time); the generator's own examples included."""
     source = (pathlib.Path(__file__).resolve().parent.parent / "generated" / "digits_mlp.py").read_text()
-    kernels = source[:source.index("class _EpochWork")]
-    assert "np.dot(" not in kernels
-    assert kernels.count("_mm(") >= 10
+    kernels = source[:source.index("# ------------------------------------------------- bound to gradgen's runtime")]
+    assert "np.dot(" not in kernels and "@" not in kernels.replace("@njit", "")
+    assert kernels.count(" mm(") >= 10
 
 
 def _compiled(kernel):
@@ -125,10 +119,10 @@ def _compiled(kernel):
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_row_blocks_match_numpy(dtype):
-    """_mm_rows writes rows i0:i1 of a.T @ b, read from a's columns i0:i1 in place (a
+    """mm_rows writes rows i0:i1 of a.T @ b, read from a's columns i0:i1 in place (a
     threaded epoch's share of a gradient), and leaves the other rows of out alone;
     every split of the rows into blocks gives the whole product."""
-    call = _compiled(_module(dtype)._mm_rows)
+    call = _compiled(intrinsics.mm_rows)
     rng = np.random.default_rng(11)
     for k, width, n in [(6, 9, 4), (1, 5, 3), (7, 1, 2), (0, 4, 3), (33, 17, 5)]:
         a, b, want = _operands(rng, dtype, (k, width), (k, n), True)
@@ -145,7 +139,7 @@ def test_row_blocks_match_numpy(dtype):
 
 
 def test_row_blocks_refuse_bad_shapes_and_blocks():
-    call = _compiled(_module("float64")._mm_rows)
+    call = _compiled(intrinsics.mm_rows)
     a, b, out = np.ones((5, 3)), np.ones((5, 4)), np.full((3, 4), 7.0)
     for bad in [(np.ones((4, 3)), b, out), (a, b, np.ones((2, 4))), (a, b, np.ones((3, 5)))]:
         with pytest.raises(ValueError, match="shapes do not match"):
@@ -164,11 +158,11 @@ def test_row_blocks_refuse_bad_shapes_and_blocks():
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_blocks_match_numpy(dtype):
-    """_mm_block writes out[r0:r1, c0:c1] of a @ b, read from a's rows and b's columns
+    """mm_block writes out[r0:r1, c0:c1] of a @ b, read from a's rows and b's columns
     in place (a thread's block of a forward product), and leaves the rest of out
     alone; blocks of rows, of columns, of both, empty ones, and a sum over nothing (k
     = 0, which zeroes the block only); blocks that tile out give the whole product."""
-    call = _compiled(_module(dtype)._mm_block)
+    call = _compiled(intrinsics.mm_block)
     rng = np.random.default_rng(12)
     for m, k, n in [(6, 9, 40), (1, 5, 3), (7, 1, 2), (5, 0, 4), (33, 17, 50)]:
         a, b, want = _operands(rng, dtype, (m, k), (k, n), False)
@@ -186,7 +180,7 @@ def test_blocks_match_numpy(dtype):
 
 
 def test_blocks_refuse_bad_shapes_and_blocks():
-    call = _compiled(_module("float64")._mm_block)
+    call = _compiled(intrinsics.mm_block)
     a, b, out = np.ones((5, 3)), np.ones((3, 4)), np.full((5, 4), 7.0)
     for bad in [(np.ones((4, 3)), b, out), (a, np.ones((2, 4)), out), (a, b, np.ones((5, 5)))]:
         with pytest.raises(ValueError, match="shapes do not match"):

@@ -1,4 +1,5 @@
-"""The threaded epoch (_epoch_threads on several threads, each with a block of every
+"""The threaded epoch (a module's _epoch_threads on several threads, run by
+gradgen.runtime.threads, each with a block of every
 batch's rows, or of a wide layer's columns, and of every gradient's rows, meeting at
 two barriers per batch and after each layer split by columns): it
 must train exactly as the single-threaded _epoch does, in every case that one
@@ -11,6 +12,7 @@ import sys
 import numpy as np
 import pytest
 
+from gradgen.runtime import threads as rt_threads
 from helpers import build
 
 SPEC = {"name": "threads_f64", "inputs": 7, "dtype": "float64",
@@ -30,13 +32,13 @@ def _data(n=50, seed=3):
 def _train(module, threads, monkeypatch, X, y, **fit):
     """(params, history losses, accuracy, thread counts _epoch_threads ran with)
     after fitting with `threads` threads."""
-    monkeypatch.setattr(module, "PARALLEL_MACS", 0)
-    monkeypatch.setattr(module, "_THREADS", threads)
-    counts, kernel = set(), module._epoch_threads
-    monkeypatch.setattr(module, "_epoch_threads", lambda *args: counts.add(args[11]) or kernel(*args))
+    monkeypatch.setattr(rt_threads, "PARALLEL_MACS", 0)
+    monkeypatch.setattr(rt_threads, "THREADS", threads)
+    counts, run = set(), rt_threads.run_threads
+    monkeypatch.setattr(rt_threads, "run_threads", lambda kernel, nth, *args: counts.add(nth) or run(kernel, nth, *args))
     trainer = module.Trainer(**fit.pop("overrides", {}))
     history = trainer.fit(X, y, progress=False, **fit)
-    monkeypatch.setattr(module, "_epoch_threads", kernel)
+    monkeypatch.setattr(rt_threads, "run_threads", run)
     return trainer.params, np.asarray(history.loss), np.asarray(history.accuracy), counts
 
 
@@ -73,9 +75,9 @@ def test_layers_split_by_columns_train_as_one_thread(threads, monkeypatch):
     layer 2. The last batch of 2 rows takes every layer it can by columns, through
     the small-product loops. Training equals one thread's."""
     module = build(WIDE)
-    monkeypatch.setattr(module, "COLUMN_SPLIT_SAVES", 0)
+    monkeypatch.setattr(rt_threads, "COLUMN_SPLIT_SAVES", 0)
     shapes = [p.shape for p in module.init_params()]
-    fwd = module._forward_blocks(shapes, 16, threads)
+    fwd = rt_threads.forward_blocks(shapes, 16, threads)
     by_columns = {2: [False, True, True], 3: [False, True, False]}[threads]
     assert [bool(f[4]) for f in fwd[0]] == [False, True, False]
     assert [bool(f[5]) for f in fwd[0]] == by_columns
@@ -97,23 +99,23 @@ def test_forward_blocks_cover_each_layer_once():
     threads' blocks of every layer tile it exactly once."""
     module = build(SPEC)
     shapes = [(784, 256), (256,), (256, 128), (128,), (128, 10), (10,)]
-    fwd = module._forward_blocks(shapes, 128, 2)
+    fwd = rt_threads.forward_blocks(shapes, 128, 2)
     assert [f.tolist() for f in fwd] == [[[0, 128, 0, 128, 0, 1], [0, 64, 0, 128, 0, 0]],
                                          [[0, 128, 128, 256, 0, 1], [64, 128, 0, 128, 0, 0]]]
     assert all(f.dtype == np.uint64 for f in fwd)
-    assert not any(f[:, 5].any() for f in module._forward_blocks(shapes, 256, 2))
-    assert module._forward_blocks(shapes, 128, 1)[0].tolist() == [[0, 128, 0, 256, 0, 0],
+    assert not any(f[:, 5].any() for f in rt_threads.forward_blocks(shapes, 256, 2))
+    assert rt_threads.forward_blocks(shapes, 128, 1)[0].tolist() == [[0, 128, 0, 256, 0, 0],
                                                                   [0, 128, 0, 128, 0, 0]]
     for rows in (1, 3, 64, 100, 128, 200, 256):
         for nth in (1, 2, 3, 5):
-            fwd = module._forward_blocks(shapes, rows, nth)
+            fwd = rt_threads.forward_blocks(shapes, rows, nth)
             for l, width in enumerate((256, 128)):
                 cover = np.zeros((rows, width), int)
                 for f in fwd:
                     r0, r1, c0, c1 = (int(v) for v in f[l, :4])
                     cover[r0:r1, c0:c1] += 1
                     if f[l, 5]:
-                        assert c0 % module.COLUMN_ALIGN == 0
+                        assert c0 % rt_threads.COLUMN_ALIGN == 0
                 assert (cover == 1).all(), (rows, nth, l)
                 assert len({tuple(f[l, 4:]) for f in fwd}) == 1     # the same waits for every thread
 
@@ -144,8 +146,8 @@ def test_divergence_stops_every_thread_at_the_same_step(lr, scale, status, monke
     X, y = rng.normal(size=(40, 7)) * scale, rng.integers(0, 3, size=40)
     found = []
     for threads in (1, 3):
-        monkeypatch.setattr(module, "PARALLEL_MACS", 0)
-        monkeypatch.setattr(module, "_THREADS", threads)
+        monkeypatch.setattr(rt_threads, "PARALLEL_MACS", 0)
+        monkeypatch.setattr(rt_threads, "THREADS", threads)
         trainer = module.Trainer(seed=0, learning_rate=lr)
         with pytest.raises(module.DivergenceError, match=status) as err:
             trainer.fit(X, y, epochs=3, batch_size=4, shuffle=False, progress=False)
@@ -164,16 +166,16 @@ def test_thread_count(monkeypatch):
     network below does 784*256 + 256*10 = 203,264 multiply-adds per row."""
     import numba
     module = build(SPEC)
-    assert module.PARALLEL_MACS == 2 ** 20 and module.PARALLEL_ROWS == 512
-    assert module._thread_count(16, module.init_params()) == 1
+    assert rt_threads.PARALLEL_MACS == 2 ** 20 and rt_threads.PARALLEL_ROWS == 512
+    assert rt_threads.thread_count(16, module.init_params()) == 1
     big = [np.zeros((784, 256)), np.zeros(256), np.zeros((256, 10)), np.zeros(10)]
     monkeypatch.setattr(numba.config, "NUMBA_NUM_THREADS", 4)
-    threaded = bool(module._BlasThreads.found())       # else everything stays on one thread
+    threaded = bool(rt_threads.BlasThreads.found())       # else everything stays on one thread
     for rows, want in [(1, 1), (5, 1), (10, 1), (11, 2), (15, 2), (16, 3), (128, 4), (512, 4), (513, 1),
                        (1024, 1)]:
-        assert module._thread_count(rows, big) == (want if threaded else 1), rows
+        assert rt_threads.thread_count(rows, big) == (want if threaded else 1), rows
     monkeypatch.setattr(numba.config, "NUMBA_NUM_THREADS", 1)
-    assert module._thread_count(128, big) == 1
+    assert rt_threads.thread_count(128, big) == 1
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="found through /proc/self/maps")
@@ -182,7 +184,7 @@ def test_blas_held_to_one_thread_and_restored():
     found to one thread, and the counts come back when the last of overlapping holds
     (trainers in several threads) is released, not before."""
     module = build(SPEC)
-    found = module._BlasThreads.found()
+    found = rt_threads.BlasThreads.found()
     assert found, "no OpenBLAS found in this process"
     before = [get() for _, get in found]
     if max(before) == 1:
@@ -190,16 +192,16 @@ def test_blas_held_to_one_thread_and_restored():
             set_threads(2)
         before = [get() for _, get in found]
     try:
-        module._BlasThreads.hold()
-        module._BlasThreads.hold()
+        rt_threads.BlasThreads.hold()
+        rt_threads.BlasThreads.hold()
         assert [get() for _, get in found] == [1] * len(found)
-        module._BlasThreads.release()
+        rt_threads.BlasThreads.release()
         assert [get() for _, get in found] == [1] * len(found)
-        module._BlasThreads.release()
+        rt_threads.BlasThreads.release()
         assert [get() for _, get in found] == before
     finally:
-        while module._BlasThreads._holders:
-            module._BlasThreads.release()
+        while rt_threads.BlasThreads._holders:
+            rt_threads.BlasThreads.release()
 
 
 def test_trainers_in_two_threads_train_as_alone(monkeypatch):
@@ -208,9 +210,9 @@ def test_trainers_in_two_threads_train_as_alone(monkeypatch):
     import threading
     module = build(SPEC)
     X, y = _data(64, seed=9)
-    monkeypatch.setattr(module, "PARALLEL_MACS", 0)
-    monkeypatch.setattr(module, "_THREADS", 2)
-    found = module._BlasThreads.found()
+    monkeypatch.setattr(rt_threads, "PARALLEL_MACS", 0)
+    monkeypatch.setattr(rt_threads, "THREADS", 2)
+    found = rt_threads.BlasThreads.found()
     before = [get() for _, get in found]
     alone = module.Trainer(seed=1)
     alone.fit(X, y, epochs=3, progress=False)
@@ -241,8 +243,8 @@ def test_an_undone_step_leaves_the_optimizer_state_of_the_last_finite_step(threa
     module = build(SPEC | {"name": "threads_momentum_f64",
                            "optimizer": {"kind": "sgd", "learning_rate": 10.0, "momentum": 0.9},
                            "layers": [{"units": 9, "activation": "relu"}, {"units": 3, "activation": "softmax"}]})
-    monkeypatch.setattr(module, "PARALLEL_MACS", 0)
-    monkeypatch.setattr(module, "_THREADS", threads)
+    monkeypatch.setattr(rt_threads, "PARALLEL_MACS", 0)
+    monkeypatch.setattr(rt_threads, "THREADS", threads)
     params = module.init_params(0)
     params[0][:, 0], params[1][0], params[2][0, :] = 0, 0, 0
     params[0][0, 0] = 1e308

@@ -9,12 +9,14 @@ through the chain rule. For the optimizer: its update rule and hyper-parameters.
 Width-independent: every expression is per unit, or in index notation.
 """
 import functools
+import os
 from dataclasses import dataclass, field
 
 import sympy as sp
 
 from . import calculus
 from .activations import ACTIVATIONS
+from .initializers import INITIALIZERS
 from .losses import LOSSES
 from .optimizers import LEARNING_RATE, OPTIMIZERS
 from .symbols import A, Y, a, j, k, x, y, yhat, z
@@ -78,6 +80,7 @@ class OptimizerIR:
     runtime_values: tuple
     learning_rates: tuple     # one per layer (parameter group)
     flags: tuple = ()         # the runtime symbols that are booleans (nesterov, amsgrad)
+    hyperparameters: tuple = ()   # the registry's Hyper entries: names, kinds, defaults, ranges
 
     def specialised(self, expr, decided=None):
         """expr with every hyper-parameter condition decided by the spec's values (the
@@ -184,16 +187,26 @@ def optimizer_ir(spec):
     lrs = tuple(l.learning_rate if l.learning_rate is not None else default_lr for l in spec.layers)
     flags = tuple(s for h in opt.hyperparameters if h.kind == "bool" for s in h.symbols)
     return OptimizerIR(opt.name, opt.title, opt.doc, opt.rule, values, opt.runtime_symbols,
-                       tuple(opt.runtime_values(values)), lrs, flags)
+                       tuple(opt.runtime_values(values)), lrs, flags, opt.hyperparameters)
 
 
 @dataclass(frozen=True)
 class ModelIR:
+    """Everything the code generator reads: it never goes back to the Spec or the
+    registries. `spec` stays for the derivation's prose."""
     spec: object
     layers: tuple
     loss: LossIR
     optimizer: OptimizerIR
     formulas: dict = field(default_factory=dict)   # layer index -> source text of a formula
+    name: str = ""
+    inputs: int = 0
+    dtype: str = "float32"
+    source: str = ""              # the spec file's name (not its path: output must not depend on the checkout)
+    digest: str = ""
+    spec_dict: dict = field(default_factory=dict)  # the normalised spec, as the module's SPEC
+    training: dict = field(default_factory=dict)   # [training], with target_loss and patience None when unset
+    inits: tuple = ()             # the Init registry entries of the schemes the layers use, by name
 
 
 def build_ir(spec):
@@ -217,4 +230,10 @@ def build_ir(spec):
         loss = loss_ir("formula", layers[-1].activation, parse_formula(spec.loss.formula, ("yhat", "y")))
     else:
         loss = loss_ir(spec.loss.kind, layers[-1].activation)
-    return ModelIR(spec, tuple(layers), loss, optimizer_ir(spec), formulas)
+    data = spec.to_dict()
+    training = data["training"] | {k: None for k in ("target_loss", "patience") if k not in data["training"]}
+    inits = tuple(INITIALIZERS[name] for name in sorted({l.init for l in spec.layers}))
+    return ModelIR(spec, tuple(layers), loss, optimizer_ir(spec), formulas, name=spec.name,
+                   inputs=spec.inputs, dtype=spec.dtype,
+                   source=os.path.basename(spec.path) if spec.path else "a spec dict",
+                   digest=spec.digest(), spec_dict=data, training=training, inits=inits)

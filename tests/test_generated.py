@@ -240,3 +240,20 @@ def test_importing_a_generated_file_twice_works(tmp_path):
     first = import_generated(path)
     second = import_generated(path)
     assert first.NAME == second.NAME == "digits_mlp" and second.__file__ == str(path)
+
+
+def test_codegen_reads_the_ir_alone():
+    """The generator's context is built from the IR (and the derivation's equation
+    numbers): no registry and no Spec field is read in codegen/ or its templates."""
+    registries = {"OPTIMIZERS", "INITIALIZERS", "ACTIVATIONS", "LOSSES", "build_ir", "Spec"}
+    for path in sorted((ROOT / "codegen").rglob("*")):
+        if path.suffix not in (".py", ".j2"):
+            continue
+        text = path.read_text()
+        found = {name for name in registries if name in text}
+        assert not found, (path.name, found)
+        if path.suffix == ".py" and path.name != "generator.py":
+            tree = ast.parse(text)
+            attrs = {node.value.id for node in ast.walk(tree)
+                     if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)}
+            assert "spec" not in attrs, path.name

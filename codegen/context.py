@@ -1,0 +1,233 @@
+"""IR -> the templates' context: the IR's SymPy expressions printed (printer.py)
+with the formula each one computes and the number of the derivation's equation it
+comes from. Reads the IR and the derivation's equation numbers alone, never the
+Spec or the registries."""
+import functools
+
+import sympy as sp
+
+from derive import calculus, optimizers, symbols
+from gradgen.runtime import VERSION as RUNTIME_VERSION
+
+from .layout import literal, signature
+from .printer import helper_sources, kernel_code
+
+VERSION = "0.1.0"
+# A BLAS call costs about as much as a few hundred multiply-adds in a plain loop: a
+# layer whose products at the spec's batch size have at most this many multiply-adds
+# gets loops as well, used whenever a product is that small at run time.
+SMALL_GEMM = 4096
+
+
+def _formula(expr):
+    """A one-line plain-text formula for a docstring or comment."""
+    return sp.sstr(expr).replace("Heaviside(", "H(")
+
+
+def _activation_context(key, act, dtype):
+    code = functools.partial(kernel_code, dtype=dtype)
+    if act.vector:
+        e_j, a_j, _ = calculus.stable_softmax(act.definition)
+        return dict(key=key, vector=True, formula=_formula(act.definition),
+                    shifted_formula=_formula(e_j), out_formula=_formula(a_j),
+                    shifted_code=code(e_j), out_code=code(a_j))
+    syms = act.backward.free_symbols
+    return dict(key=key, vector=False, formula=_formula(act.definition),
+                forward_code=code(act.definition),
+                dz_formula=_formula(act.dz), backward_formula=_formula(act.backward),
+                backward_code=code(act.backward),
+                uses_a=calculus.a in syms, uses_z=calculus.z in syms)
+
+
+def _loss_context(ir, dtype):
+    loss, out = ir.loss, ir.layers[-1].activation
+    code = functools.partial(kernel_code, dtype=dtype)
+    ctx = dict(name=loss.name, term_formula=_formula(loss.term), mean_over=loss.mean_over,
+               value_formula=_formula(loss.value), delta_formula=_formula(loss.delta),
+               value_code=code(loss.value), delta_code=code(loss.delta),
+               row_sum_formula=_formula(loss.row_sum) if loss.row_sum is not None else "",
+               row_sum_code=code(loss.row_sum) if loss.row_sum is not None else "",
+               needs_lse="lse" in loss.value_uses, lse_code="",
+               # the kernel evaluates the term in another form than the spec's (from the logits)
+               stable=loss.value != loss.term.subs(symbols.yhat, calculus.a))
+    if ctx["needs_lse"]:
+        # only a softmax output's loss reads lse (derive.model.loss_ir), from the zmax and
+        # total its own row kernel (_act_<key>_row) returns
+        assert out.vector, loss.name
+        ctx.update(lse_code=code(calculus.stable_softmax(out.definition)[2]))
+    return ctx
+
+
+def _hoist_reciprocals(assignments, invariant):
+    """Per element, x / c with c loop-invariant (made of hyper-parameters, per-step
+    scalars and t) -> x * r, where r = 1/c becomes a per-step scalar (computed in
+    double precision, as the other scalars): a multiply per element instead of a
+    divide, the slowest vector instruction (Adam's sqrt(v)/sqrt(bias_correction2)).
+    Returns the rewritten assignments and [(r, 1/c)] in order."""
+    hoisted = {}
+
+    def is_reciprocal(e):
+        return (isinstance(e, sp.Pow) and e.exp.is_negative and bool(e.free_symbols)
+                and e.free_symbols <= invariant)
+
+    def name(e):
+        if e not in hoisted:
+            hoisted[e] = sp.Symbol(f"reciprocal{len(hoisted) + 1}", positive=True)
+        return hoisted[e]
+    out = [(target, expr.replace(is_reciprocal, name)) for target, expr in assignments]
+    return out, [(r, e) for e, r in hoisted.items()]
+
+
+def _element_loop(assignments, rule, hypers, doubles):
+    """Printed code of one element loop and what it needs: identity assignments
+    dropped; a state loaded only where an expression reads it and stored only where
+    it is assigned; divisions by loop invariants hoisted (_hoist_reciprocals); the
+    per-step scalars, and the hyper-parameters (double precision for the scalars, the
+    module's dtype in the loop), only where something reads them."""
+    invariant = {h["symbol"] for h in hypers} | {s for s, _ in rule.scalars} | {optimizers.lr, symbols.t}
+    kept = [(i, target, expr) for i, (target, expr) in enumerate(assignments) if expr != target]
+    rewritten, hoisted = _hoist_reciprocals([(target, expr) for _, target, expr in kept], invariant)
+    code, reads, writes = [], set(), set()
+    for (i, _, shown), (target, expr) in zip(kept, rewritten):
+        # the derivation numbers the rule's rows (update.<i>) as the registry lists them
+        code.append((target.name, kernel_code(expr), _formula(shown), f"update.{i}"))
+        reads |= expr.free_symbols
+        writes.add(target)
+    scalars, double_reads = [], set()
+    for sym, expr in reversed(list(rule.scalars) + hoisted):     # a scalar may use an earlier one
+        if sym in reads or sym in double_reads:
+            scalars.append(sym)
+            double_reads |= expr.free_symbols
+    scalars = scalars[::-1]
+    names = {**doubles, **{s: f"{s.name}_" for s in scalars}}
+    every = dict(list(rule.scalars) + hoisted)
+    own = {s for s, _ in rule.scalars}
+    return dict(code=code, loads=[s.name for s in rule.states if s in reads],
+                stores=[s.name for s in rule.states if s in writes],
+                scalar_code=[(s.name, kernel_code(every[s], const="{}", names=names),
+                              _formula(every[s]), f"update.scalar.{s.name}" if s in own else "")
+                             for s in scalars],
+                scalar_casts=[s.name for s in scalars if s in reads],
+                hoisted=[(r.name, _formula(e)) for r, e in hoisted],
+                hyper_doubles=[h for h in hypers if h["symbol"] in reads | double_reads],
+                hyper_casts=[h for h in hypers if h["symbol"] in reads],
+                lr=optimizers.lr in reads)
+
+
+def _optimizer_variants(ir, opt, hypers):
+    """The element loop specialised to the spec's case (every condition on the
+    hyper-parameters alone decided by the spec's values) and the general loop, with
+    the test of the spec's case (printed code and text). Runtime overrides keep
+    working: a case the spec does not have runs the general loop."""
+    rule = opt.rule
+    decided = {}          # condition atom -> its value at the spec's hyper-parameters
+    special = [(target, ir.optimizer.specialised(expr, decided)) for target, expr in rule.element]
+    tests = []
+    for atom, v in decided.items():
+        code = kernel_code(atom) if v else f"not {kernel_code(atom)}"
+        if code not in tests:
+            tests.append(code)
+    doubles = {s: f"{s.name}_" for s in opt.runtime_symbols}
+    doubles[optimizers.lr] = "lr_"
+    return dict(special=_element_loop(special, rule, hypers, doubles),
+                general=_element_loop(rule.element, rule, hypers, doubles) if decided else None,
+                case_test=" and ".join(tests) or "True",
+                case_hypers=[h for h in hypers
+                             if any(h["symbol"] in atom.free_symbols for atom in decided)],
+                case=", ".join(f"{_formula(a)} is {v}" for a, v in decided.items()))
+
+
+def _optimizer_context(ir):
+    opt = ir.optimizer
+    rule = opt.rule
+    hypers, index = [], 0
+    flags = set(opt.flags)
+    for h in opt.hyperparameters:
+        for s in h.symbols:
+            hypers.append(dict(name=s.name, index=index, flag=s in flags, symbol=s))
+            index += 1
+    defaults = {h.name: (tuple(h.default) if h.kind == "pair" else h.default)
+                for h in opt.hyperparameters}
+    defaults.update({k: v for k, v in opt.values.items()})
+    rules = {h.name: (h.kind, h.minimum, h.below) for h in opt.hyperparameters}
+    return dict(
+        name=opt.name, title=opt.title, doc=opt.doc, hypers=hypers, defaults=defaults,
+        hyper_order=[h.name for h in opt.hyperparameters if h.symbols],
+        rules_literal=literal(rules, indent=len("HYPER_RULES = ")),
+        defaults_literal=literal(defaults, indent=len("HYPERPARAMETERS = ")),
+        states=[s.name for s in rule.states],
+        state_initial={s.name: h for s, h in rule.initial},
+        scalar_formulas=[(s.name, _formula(e)) for s, e in rule.scalars],
+        element_formulas=[(s.name, _formula(e)) for s, e in rule.element],
+        **_optimizer_variants(ir, opt, hypers),
+    )
+
+
+def build_context(ir, eq):
+    """Everything the templates need, from the IR; eq(key) labels a statement with
+    its derivation equation's number."""
+    acts, keys, key_of_definition = {}, {}, {}
+    first_layer = {}
+    for layer in ir.layers:
+        act = layer.activation
+        key = act.name if act.name != "formula" else f"formula_{layer.index}"
+        if act.name == "formula":      # a formula equal to an earlier layer's shares its kernel
+            key = key_of_definition.get(act.definition, key)
+        if key not in acts:
+            acts[key] = _activation_context(key, act, ir.dtype)
+            key_of_definition.setdefault(act.definition, key)
+            first_layer[key] = layer.index
+        keys[layer.index] = key
+    n = len(ir.layers)
+    batch = ir.training["batch_size"]
+    layers = [dict(index=l.index, n_in=l.n_in, n_out=l.n_out, act=keys[l.index],
+                   # a formula is shown as SymPy prints it, never as the spec's text
+                   act_name=l.activation.name if l.activation.name != "formula"
+                   else _formula(l.activation.definition.subs(calculus.z, calculus.x)),
+                   a_prev="X" if l.index == 1 else f"A{l.index - 1}",
+                   # Z is kept where the loss (output layer) or the backward pass reads it
+                   store_z=l.index == n or l.activation.vector or l.activation.needs_z,
+                   # a layer whose activation an earlier layer has: that layer's kernels
+                   kernels_from=first_layer[keys[l.index]] if first_layer[keys[l.index]] != l.index else None,
+                   # products this small at the spec's batch size run as loops, not BLAS
+                   small=batch * l.n_in * l.n_out <= SMALL_GEMM)
+              for l in ir.layers]
+    params = [f"{p}{l['index']}" for l in layers for p in ("W", "b")]
+    out = ir.layers[-1].activation
+    task = ("regression" if not ir.loss.classification
+            else "multiclass" if out.vector else "binary")
+    opt_ctx = _optimizer_context(ir)
+    loss_ctx = _loss_context(ir, ir.dtype)
+    printed = [v for ctx in [loss_ctx, *acts.values()] for k, v in ctx.items() if k.endswith("_code")]
+    training = ir.training
+    return dict(
+        name=ir.name, version=VERSION, source=ir.source, digest=ir.digest,
+        spec_literal=literal(ir.spec_dict),
+        training_literal=literal(training, indent=len("TRAINING = ")),
+        dtype=ir.dtype, inputs=ir.inputs, layers=layers,
+        activations=[acts[k] for k in sorted(acts)], act_by_key=acts, small_gemm=SMALL_GEMM,
+        loss=loss_ctx, optimizer=opt_ctx, task=task,
+        helpers=helper_sources(printed, "@njit(**INNER)"),
+        param_names=params,
+        param_shapes=[s for l in ir.layers for s in ((l.n_in, l.n_out), (l.n_out,))],
+        layer_activations=[l["act_name"] for l in layers],
+        layer_inits=[l.init for l in ir.layers],
+        layer_lrs=[l.learning_rate for l in ir.layers],
+        inits=[dict(name=i.name, scale_code=kernel_code(i.scale, const="{}"), scale_formula=_formula(i.scale))
+               for i in ir.inits],
+        init_kinds={i.name: (i.distribution, i.bias) for i in ir.inits},
+        params_args=", ".join(params),
+        runtime_version=RUNTIME_VERSION, eq=eq,
+        estimator_signature=signature(
+            {"hidden_units": tuple(l["n_out"] for l in layers[:-1])}
+            | {k: tuple(v) if isinstance(v, list) else v for k, v in (opt_ctx["defaults"] | training).items()}),
+        za_args=", ".join(f"{v}{i}" for i in range(1, n + 1) for v in ("Z", "A")),
+        d_args=", ".join(f"D{i}" for i in range(1, n + 1)),
+        grad_args=", ".join(f"g{p}" for p in params),
+        # what _epoch takes after its settings, in runtime.workspace.EpochWork's order
+        work_args=["live", "scratch"]
+        + [name for l in layers for name in (f"W{l['index']}", f"b{l['index']}",
+                                              f"gW{l['index']}", f"gb{l['index']}")]
+        + [f"S_{s}" for s in opt_ctx["states"]]
+        + [f"{v}{l['index']}" for l in layers for v in (("Z", "A", "D") if l["store_z"] else ("A", "D"))],
+    )

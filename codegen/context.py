@@ -1,7 +1,7 @@
 """IR -> the templates' context: the IR's SymPy expressions printed (printer.py)
 with the formula each one computes and the number of the derivation's equation it
 comes from. Reads the IR and the derivation's equation numbers alone, never the
-Spec or the registries."""
+spec or the registries."""
 import functools
 
 import sympy as sp

@@ -250,7 +250,8 @@ def test_codegen_reads_the_ir_alone():
         if path.suffix not in (".py", ".j2"):
             continue
         text = path.read_text()
-        found = {name for name in registries if name in text}
+        # generator.py is the entry: it loads the spec and derives it, then reads the IR
+        found = {name for name in registries if name in text} - ({"Spec"} if path.name == "generator.py" else set())
         assert not found, (path.name, found)
         if path.suffix == ".py" and path.name != "generator.py":
             tree = ast.parse(text)

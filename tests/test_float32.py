@@ -140,7 +140,8 @@ def _violations(module):
             # float32 versions compiled afresh, uncached, to be read
             sigs = [sig for sig in kernel.overloads
                     if not any(getattr(a, "dtype", None) == numba.float64 for a in sig)]
-            fresh = numba.njit(**dict(kernel.targetoptions, cache=False))(kernel.py_func)
+            options = {k: v for k, v in kernel.targetoptions.items() if k != "nopython"}
+            fresh = numba.njit(**dict(options, cache=False))(kernel.py_func)
             for sig in sigs:
                 fresh.compile(sig)
             versions = [fresh.overloads[sig] for sig in sigs]

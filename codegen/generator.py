@@ -39,8 +39,9 @@ def _equation_labels(numbers):
     """key -> " (eq. N)": the derivation's number of each equation a kernel statement
     computes (Derivation.equations), as the templates print it; "" for a key the
     derivation of this spec does not show."""
-    def eq(key, prefix=" "):
-        return f"{prefix}(eq. {numbers[key]})" if key in numbers else ""
+    def eq(keys, prefix=" "):
+        shown = [str(numbers[key]) for key in ([keys] if isinstance(keys, str) else keys) if key in numbers]
+        return f"{prefix}(eq{'s' if len(shown) > 1 else ''}. {', '.join(shown)})" if shown else ""
     return eq
 
 

@@ -1,0 +1,46 @@
+"""gradgen itself, as a user runs it: the generated module's Trainer.fit."""
+import tempfile
+
+from system_base import System
+from workloads import batches
+
+
+class Gradgen(System):
+    name, label = "gradgen", "gradgen (Numba)"
+    note = ("Trainer.fit(X, y, epochs=k, shuffle=False); the module is generated into a fresh "
+            "folder (cold Numba cache); the first epoch includes importing it and compiling")
+
+    _modules = {}       # (workload, dtype) -> (folder, path, module): one per process
+
+    def setup(self, wl, dtype, X, y, params):
+        from codegen import generate
+        from workloads import gradgen_spec
+        key = (wl.id, dtype)
+        if key not in self._modules:
+            folder = tempfile.TemporaryDirectory(prefix="gradgen_bench_")
+            path = generate(gradgen_spec(wl, dtype), out_dir=folder.name)
+            self._modules[key] = [folder, path, None]
+        self.key, self.wl, self.X, self.y = key, wl, X, y
+        self.params = [p.astype(dtype) for p in params]
+        self.trainer = None
+
+    def _trainer(self):
+        """Import the module (first use) and make the trainer: part of the first epoch."""
+        if self.trainer is None:
+            entry = self._modules[self.key]
+            if entry[2] is None:
+                from gradgen.loader import import_generated
+                entry[2] = import_generated(entry[1])
+            self.trainer = entry[2].Trainer(params=self.params)
+        return self.trainer
+
+    def run(self, epochs):
+        history = self._trainer().fit(self.X, self.y, epochs=epochs, batch_size=self.wl.batch_size,
+                                      shuffle=False, progress=False)
+        return list(history.loss)
+
+    def batch_losses(self):
+        """Per-batch losses through Trainer.step (the same compiled epoch, one batch at a time)."""
+        trainer = self._trainer()
+        return [trainer.step(self.X[s:e], self.y[s:e])
+                for s, e in batches(len(self.X), self.wl.batch_size)]

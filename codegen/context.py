@@ -130,7 +130,7 @@ def _optimizer_variants(ir, opt, hypers):
     doubles = {s: f"{s.name}_" for s in opt.runtime_symbols}
     doubles[optimizers.lr] = "lr_"
     return dict(special=_element_loop(special, rule, hypers, doubles),
-                general=_element_loop(rule.element, rule, hypers, doubles) if decided else None,
+                any_case=_element_loop(rule.element, rule, hypers, doubles) if decided else None,
                 case_test=" and ".join(tests) or "True",
                 case_hypers=[h for h in hypers
                              if any(h["symbol"] in atom.free_symbols for atom in decided)],

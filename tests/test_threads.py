@@ -77,10 +77,10 @@ def test_layers_split_by_columns_train_as_one_thread(threads, monkeypatch):
     module = build(WIDE)
     monkeypatch.setattr(rt_threads, "COLUMN_SPLIT_SAVES", 0)
     shapes = [p.shape for p in module.init_params()]
-    fwd = rt_threads.forward_blocks(shapes, 16, threads)
+    blocks = rt_threads.forward_blocks(shapes, 16, threads)
     by_columns = {2: [False, True, True], 3: [False, True, False]}[threads]
-    assert [bool(f[4]) for f in fwd[0]] == [False, True, False]
-    assert [bool(f[5]) for f in fwd[0]] == by_columns
+    assert [bool(f[4]) for f in blocks[0]] == [False, True, False]
+    assert [bool(f[5]) for f in blocks[0]] == by_columns
     X, y = _data(50, seed=4)
     one = _train(module, 1, monkeypatch, X, y, shuffle=True)
     many = _train(module, threads, monkeypatch, X, y, shuffle=True)
@@ -99,25 +99,25 @@ def test_forward_blocks_cover_each_layer_once():
     threads' blocks of every layer tile it exactly once."""
     module = build(SPEC)
     shapes = [(784, 256), (256,), (256, 128), (128,), (128, 10), (10,)]
-    fwd = rt_threads.forward_blocks(shapes, 128, 2)
-    assert [f.tolist() for f in fwd] == [[[0, 128, 0, 128, 0, 1], [0, 64, 0, 128, 0, 0]],
+    blocks = rt_threads.forward_blocks(shapes, 128, 2)
+    assert [f.tolist() for f in blocks] == [[[0, 128, 0, 128, 0, 1], [0, 64, 0, 128, 0, 0]],
                                          [[0, 128, 128, 256, 0, 1], [64, 128, 0, 128, 0, 0]]]
-    assert all(f.dtype == np.uint64 for f in fwd)
+    assert all(f.dtype == np.uint64 for f in blocks)
     assert not any(f[:, 5].any() for f in rt_threads.forward_blocks(shapes, 256, 2))
     assert rt_threads.forward_blocks(shapes, 128, 1)[0].tolist() == [[0, 128, 0, 256, 0, 0],
                                                                   [0, 128, 0, 128, 0, 0]]
     for rows in (1, 3, 64, 100, 128, 200, 256):
         for nth in (1, 2, 3, 5):
-            fwd = rt_threads.forward_blocks(shapes, rows, nth)
+            blocks = rt_threads.forward_blocks(shapes, rows, nth)
             for l, width in enumerate((256, 128)):
                 cover = np.zeros((rows, width), int)
-                for f in fwd:
+                for f in blocks:
                     r0, r1, c0, c1 = (int(v) for v in f[l, :4])
                     cover[r0:r1, c0:c1] += 1
                     if f[l, 5]:
                         assert c0 % rt_threads.COLUMN_ALIGN == 0
                 assert (cover == 1).all(), (rows, nth, l)
-                assert len({tuple(f[l, 4:]) for f in fwd}) == 1     # the same waits for every thread
+                assert len({tuple(f[l, 4:]) for f in blocks}) == 1     # the same waits for every thread
 
 
 def test_general_optimizer_loop_threaded(monkeypatch):

@@ -16,6 +16,7 @@ import sympy as sp
 
 from . import calculus
 from .activations import ACTIVATIONS
+from .derivative_forms import new_functions
 from .initializers import INITIALIZERS
 from .losses import LOSSES
 from .optimizers import LEARNING_RATE, OPTIMIZERS
@@ -169,8 +170,8 @@ def loss_ir(name, out, formula_expr=None):
         combined = row is None
     else:
         chained = dloss.subs(yhat, a) * out.backward
-        simpler = calculus.optional(lambda: sp.factor(sp.simplify(chained)), chained)
-        if calculus._new_functions(simpler, chained):
+        simpler = calculus.bounded_simplify(chained)
+        if new_functions(simpler, chained):
             simpler = chained   # e.g. exp -> cosh: overflows to inf/inf where the product does not
         delta = min((chained, simpler), key=sp.count_ops)
         combined = sp.count_ops(simpler) < sp.count_ops(dloss) + sp.count_ops(out.backward)

@@ -260,3 +260,16 @@ def test_codegen_reads_the_ir_alone():
             attrs = {node.value.id for node in ast.walk(tree)
                      if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)}
             assert "spec" not in attrs, path.name
+
+
+def test_a_module_for_another_runtime_refuses_to_import(tmp_path):
+    """CONTRACT §5: importing a module with a runtime it was not generated for fails
+    with a clear error that says to regenerate."""
+    from gradgen import runtime
+    text = (ROOT / "generated" / "digits_mlp.py").read_text()
+    line = f"runtime.require({runtime.VERSION!r}, __name__)"
+    assert text.count(line) == 1
+    path = tmp_path / "old_digits.py"
+    path.write_text(text.replace(line, "runtime.require('1', __name__)"))
+    with pytest.raises(ImportError, match=r"generated for gradgen runtime '1'.*regenerate it"):
+        import_generated(path)

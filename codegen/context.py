@@ -152,6 +152,8 @@ def _optimizer_context(ir):
     rules = {h.name: (h.kind, h.minimum, h.below) for h in opt.hyperparameters}
     return dict(
         name=opt.name, title=opt.title, doc=opt.doc, hypers=hypers, defaults=defaults,
+        refusals=[dict(test=kernel_code(r.when, const="{}", names={s: f"hyper[{s.name!r}]" for s in r.when.free_symbols}),
+                       formula=_formula(r.when), message=f"{r.key}: {r.message}") for r in opt.refusals],
         hyper_order=[h.name for h in opt.hyperparameters if h.symbols],
         rules_literal=literal(rules, indent=len("HYPER_RULES = ")),
         defaults_literal=literal(defaults, indent=len("HYPERPARAMETERS = ")),

@@ -82,6 +82,7 @@ class OptimizerIR:
     learning_rates: tuple     # one per layer (parameter group)
     flags: tuple = ()         # the runtime symbols that are booleans (nesterov, amsgrad)
     hyperparameters: tuple = ()   # the registry's Hyper entries: names, kinds, defaults, ranges
+    refusals: tuple = ()          # the registry's Refusal entries (cross-field rules)
 
     def specialised(self, expr, decided=None):
         """expr with every hyper-parameter condition decided by the spec's values (the
@@ -188,7 +189,8 @@ def optimizer_ir(spec):
     lrs = tuple(l.learning_rate if l.learning_rate is not None else default_lr for l in spec.layers)
     flags = tuple(s for h in opt.hyperparameters if h.kind == "bool" for s in h.symbols)
     return OptimizerIR(opt.name, opt.title, opt.doc, opt.rule, values, opt.runtime_symbols,
-                       tuple(opt.runtime_values(values)), lrs, flags, opt.hyperparameters)
+                       tuple(opt.runtime_values(values)), lrs, flags, opt.hyperparameters,
+                       opt.refusals)
 
 
 @dataclass(frozen=True)

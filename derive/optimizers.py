@@ -96,7 +96,7 @@ class Optimizer:
     title: str
     hyperparameters: tuple
     rule: Rule
-    check: object = None              # values -> error message or None (cross-field rules)
+    refusals: tuple = ()              # Refusal entries: cross-field rules on the hyper-parameters
     doc: str = ""
 
     @property
@@ -193,10 +193,25 @@ def _adagrad_rule():
     )
 
 
-def _sgd_check(v):
-    if v["nesterov"] and (v["momentum"] <= 0 or v["dampening"] != 0):
-        return "nesterov: Nesterov momentum requires a momentum > 0 and zero dampening"
-    return None
+@dataclass(frozen=True)
+class Refusal:
+    """A combination of hyper-parameters the optimizer refuses, as torch.optim does: a
+    SymPy condition on the runtime symbols, the key it is reported under, and why.
+    The spec's validation evaluates it; the generated module prints it (Trainer
+    overrides are checked the same way)."""
+    when: object
+    key: str
+    message: str
+
+    def holds(self, values):
+        """Whether the condition holds at a validated hyper-parameter dict."""
+        subs = {s: (sp.true if values[s.name] else sp.false) if isinstance(values[s.name], bool)
+                else values[s.name] for s in self.when.free_symbols}
+        return bool(self.when.subs(subs))
+
+
+_SGD_REFUSALS = (Refusal(sp.And(nesterov, sp.Or(momentum <= 0, sp.Ne(dampening, 0))), "nesterov",
+                         "Nesterov momentum requires a momentum > 0 and zero dampening"),)
 
 
 def _lr(default):
@@ -213,7 +228,7 @@ OPTIMIZERS = {
              Hyper("dampening", 0.0, symbols=(dampening,), minimum=None),
              Hyper("nesterov", False, kind="bool", symbols=(nesterov,)),
              Hyper("weight_decay", 0.0, symbols=(weight_decay,))),
-            _sgd_rule(), check=_sgd_check,
+            _sgd_rule(), refusals=_SGD_REFUSALS,
             doc="torch.optim.SGD: weight decay added to the gradient; the momentum "
                 "buffer starts as the first gradient."),
         Optimizer(

@@ -255,13 +255,9 @@ class Validator:
                 params[name] = hyper.validate(_plain(value))
             except ValueError as e:
                 raise self.error(str(e), f"optimizer.{name}") from None
-        if opt.check is not None:
-            problem = opt.check(params)
-            if problem:
-                key, sep, rest = problem.partition(": ")
-                if sep and key in hypers:
-                    raise self.error(rest, f"optimizer.{key}")
-                raise self.error(problem, "optimizer")
+        for refusal in opt.refusals:
+            if refusal.holds(params):
+                raise self.error(refusal.message, f"optimizer.{refusal.key}")
         return OptimizerSpec(kind=kind, params=FrozenParams(params))
 
     def training(self, d):

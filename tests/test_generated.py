@@ -273,3 +273,12 @@ def test_a_module_for_another_runtime_refuses_to_import(tmp_path):
     path.write_text(text.replace(line, "runtime.require('1', __name__)"))
     with pytest.raises(ImportError, match=r"generated for gradgen runtime '1'.*regenerate it"):
         import_generated(path)
+
+
+def test_trainer_overrides_meet_the_registry_refusals(digits):
+    """The registry's refusal (SGD: Nesterov needs momentum > 0 and no dampening) is
+    printed into the module: overrides that break it are refused, others pass."""
+    digits.Trainer(nesterov=True)
+    for bad in ({"nesterov": True, "momentum": 0.0}, {"nesterov": True, "dampening": 0.5}):
+        with pytest.raises(ValueError, match="Nesterov momentum requires a momentum > 0 and zero dampening"):
+            digits.Trainer(**bad)

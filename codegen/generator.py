@@ -15,7 +15,7 @@ from derive import derive
 from derive.spec import load_spec
 from gradgen.runtime.files import write_atomic
 
-from .context import VERSION, build_context
+from .context import VERSION, build_context  # noqa: F401 (VERSION: codegen's public name)
 from .layout import tidy
 
 TEMPLATES = Path(__file__).parent / "templates"

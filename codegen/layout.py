@@ -1,6 +1,5 @@
 """How a generated module's text is laid out: literals wrapped to a width,
 parameter lists, and PEP 8's blank lines. Deterministic: text in, text out."""
-import pprint
 
 
 def signature(defaults, indent=17, width=100):

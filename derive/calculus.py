@@ -22,7 +22,6 @@ import sympy as sp
 
 from .derivative_forms import KINKS as _KINKS
 from .derivative_forms import backward_form, bounded_simplify, in_terms_of_output, optional, simplified
-from .derivative_forms import new_functions as _new_functions
 from .symbols import A, K, Y, Z, a, j, k, x, z
 
 __all__ = ["kink_convention", "derivative", "backward_form", "in_terms_of_output", "simplified",

@@ -110,3 +110,9 @@ def test_other_widths_of_the_same_spec_load(digits, tmp_path):
     trainer.save(tmp_path / "narrow.npz")
     loaded = digits.Trainer.load(tmp_path / "narrow.npz")
     assert [p.shape for p in loaded.params] == [(64, 7), (7,), (7, 10), (10,)]
+
+
+def test_a_parameter_of_the_wrong_rank(digits, checkpoint, tmp_path):
+    path = tmp_path / "rank.npz"
+    _rewrite(checkpoint[1], path, lambda arrays: arrays.update(param_1=np.zeros((32, 1))))
+    _refused(digits, path, "params array 1 has shape")

@@ -97,7 +97,6 @@ def test_forward_blocks_cover_each_layer_once():
     each, aligned; layer 2 (as wide as the batch) by rows. Batches of 256 rows
     split every layer by rows; one thread takes everything. For each split, the
     threads' blocks of every layer tile it exactly once."""
-    module = build(SPEC)
     shapes = [(784, 256), (256,), (256, 128), (128,), (128, 10), (10,)]
     blocks = rt_threads.forward_blocks(shapes, 128, 2)
     assert [f.tolist() for f in blocks] == [[[0, 128, 0, 128, 0, 1], [0, 64, 0, 128, 0, 0]],
@@ -183,7 +182,6 @@ def test_blas_held_to_one_thread_and_restored():
     """SciPy's OpenBLAS (the products' BLAS) is found; hold() sets every OpenBLAS
     found to one thread, and the counts come back when the last of overlapping holds
     (trainers in several threads) is released, not before."""
-    module = build(SPEC)
     found = rt_threads.BlasThreads.found()
     assert found, "no OpenBLAS found in this process"
     before = [get() for _, get in found]

@@ -63,11 +63,15 @@ def read(model, path):
     except (ValueError, KeyError, EOFError, OSError, zipfile.BadZipFile, json.JSONDecodeError) as err:
         raise ValueError(f"{path}: not a whole gradgen checkpoint of {model.name!r} "
                          f"({type(err).__name__}: {err})") from None
-    for name, values in [("params", params)] + list(states.items()):
-        for i, (value, want) in enumerate(zip(values, params)):
-            if np.shape(value) != np.shape(want) or (name == "params" and value.ndim != len(model.param_shapes[i])):
-                raise ValueError(f"{path}: {name} array {i} has shape {np.shape(value)}, "
-                                 f"expected {np.shape(want)}")
+    # the widths may differ from the spec's (the Estimator's): each parameter needs its
+    # rank, and each state the shape of its parameter
+    for i, (value, shape) in enumerate(zip(params, model.param_shapes)):
+        if value.ndim != len(shape):
+            raise ValueError(f"{path}: params array {i} has shape {value.shape}, expected {len(shape)}-D")
+    for name, values in states.items():
+        for i, (value, param) in enumerate(zip(values, params)):
+            if value.shape != param.shape:
+                raise ValueError(f"{path}: {name} array {i} has shape {value.shape}, expected {param.shape}")
     return meta, params, states
 
 

@@ -95,13 +95,16 @@ class Model:
                 params.append(np.ascontiguousarray(value, dtype=self.dtype))
         return params
 
+    def inputs(self, params, X, y=None):
+        """(X, Y) checked and converted as the kernels take them, for checked params
+        (Y None when y is)."""
+        X = validation.check_X(self, X, params)
+        return X, None if y is None else validation.check_y(self, y, X.shape[0], params[-1].shape[0])
+
     def data(self, params, X, y=None):
         """(params, X, Y) checked and converted as the kernels take them."""
         params = validation.check_params(self, params)
-        X = validation.check_X(self, X, params)
-        if y is None:
-            return params, X, None
-        return params, X, validation.check_y(self, y, X.shape[0], params[-1].shape[0])
+        return (params, *self.inputs(params, X, y))
 
     def layer_buffers(self, rows, params):
         """Z_l and A_l of every layer for `rows` rows, as the unfused kernels take them."""

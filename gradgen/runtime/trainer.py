@@ -139,8 +139,7 @@ class Trainer:
         return losses, correct, sizes
 
     def _data(self, X, y):
-        X = validation.check_X(self.model, X, self.params)
-        return X, validation.check_y(self.model, y, X.shape[0], self.params[-1].shape[0])
+        return self.model.inputs(self.params, X, y)
 
     # -- the contract's API
     def step(self, X, y):

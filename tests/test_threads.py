@@ -267,3 +267,29 @@ def test_an_undone_step_leaves_the_optimizer_state_of_the_last_finite_step(threa
     for a, b in zip(diverged.state["momentum_buffer"], reference.state["momentum_buffer"]):
         assert np.all(np.isfinite(a)) and np.any(a != 0)
         np.testing.assert_array_equal(a, b)
+
+
+def test_gradient_blocks_are_unsigned_so_the_bias_sums_vectorize():
+    """A thread's blocks of the gradients (and its ranges of the step) are unsigned:
+    colsum, the bias gradients' column sums, indexed by an int64 bound would check
+    each index for a negative one, and its accumulating loop would not vectorize
+    (measured: W2's epoch 3 % slower on 2 threads). The compiled loop is read here
+    from a fresh, uncached compile (Numba keeps no IR for cached code)."""
+    import re
+
+    import numba
+    from numba import types as nb
+
+    from gradgen.runtime.kernels import colsum
+    shapes = [(7, 40), (40,), (40, 3), (3,)]
+    offsets = np.concatenate([[0], np.cumsum([np.prod(s) for s in shapes])])
+    for blocks, ranges in rt_threads.shares(shapes, offsets, 2):
+        assert blocks.dtype == np.uint64 and ranges.dtype == np.uint64
+    options = {k: v for k, v in colsum.targetoptions.items() if k not in ("nopython", "cache")}
+    fresh = numba.njit(**options)(colsum.py_func)
+    adds = {}
+    for index in (nb.uint64, nb.int64):
+        sig = (nb.float32[:, ::1], nb.float32[::1], index, index)
+        fresh.compile(sig)
+        adds[str(index)] = len(re.findall(r"fadd <\d+ x float>", fresh.inspect_llvm(sig)))
+    assert adds["uint64"] > 0 and adds["int64"] == 0, adds

@@ -68,8 +68,9 @@ def shares(shapes, offsets, nth):
     """Per thread tid: (blocks, ranges) of its share of the gradients and the step.
     blocks[l-1] = (i0, i1, c0, c1): its rows i0:i1 of dL/dW_l and entries c0:c1 of
     dL/db_l; ranges = the same as (lo, hi, group) ranges of the packed parameters
-    (W_l's rows, then b_l's entries, layer by layer; group l-1), unsigned so that
-    the optimizer's loop vectorizes."""
+    (W_l's rows, then b_l's entries, layer by layer; group l-1). Both unsigned, as
+    forward_blocks: with a signed index Numba checks for a negative one, and the
+    loops over it (kernels.colsum's, the optimizer's) do not vectorize."""
     out = []
     for tid in range(nth):
         blocks, ranges = [], []
@@ -78,7 +79,7 @@ def shares(shapes, offsets, nth):
             blocks.append((i0, i1, c0, c1))
             w0, b0 = offsets[2 * l], offsets[2 * l + 1]
             ranges += [(w0 + i0 * cols, w0 + i1 * cols, l), (b0 + c0, b0 + c1, l)]
-        out.append((np.array(blocks, np.int64), np.array(ranges, np.uint64)))
+        out.append((np.array(blocks, np.uint64), np.array(ranges, np.uint64)))
     return out
 
 

@@ -38,6 +38,13 @@ def table(wl, rows, result):
         lines.append(f"  {label:28s} {res['first_epoch_s']:10.3f} s {fmt_time(res['median_epoch_s'])} "
                      f"{res['samples_per_s']:13,.0f} {x('x_torch')} {x('x_jax_scan'):>12s} "
                      f"{share}  {ctext}")
+    kernels = {}
+    for name in ORDER:
+        for lib in timing.get(name, {}).get("blas", []):
+            kernels.setdefault(f"{lib['internal_api']} {lib['architecture']}", []).append(name)
+    if kernels:
+        lines.append("  BLAS kernels (threadpoolctl): " + "; ".join(
+            f"{kernel} ({', '.join(dict.fromkeys(names))})" for kernel, names in kernels.items()))
     load = result.get("other_load")
     if load is not None:
         lines.append(f"  other processes kept {load['cores_busy']:.2f} of {os.cpu_count()} cores busy "

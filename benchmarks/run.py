@@ -29,7 +29,7 @@ for path in (ROOT, HERE):
     if path not in sys.path:
         sys.path.insert(0, path)
 
-from worker import THREADS, thread_env  # noqa: E402
+from worker import THREADS, thread_env, without_openblas_overrides  # noqa: E402
 
 import multiprocessing as mp  # noqa: E402
 
@@ -72,18 +72,22 @@ def main(argv=None):
     # every process this run starts (workers, start-up probes) inherits the pinning;
     # set here, not at import, so that importing this module changes nothing
     os.environ.update(thread_env())
+    # and none of them gets the workplace's OpenBLAS overrides (worker.OPENBLAS_OVERRIDES):
+    # this process loaded OpenBLAS with them, but times nothing; the workers report theirs
+    unset = without_openblas_overrides(os.environ)
     reps = args.reps if args.reps is not None else (3 if args.quick else 7)
     target_s = args.target_s if args.target_s is not None else (0.3 if args.quick else 1.5)
     if reps < 1 or target_s <= 0:
         ap.error("--reps must be >= 1 and --target-s > 0")
 
     ctx = mp.get_context("spawn")
-    report = {"machine": machine(), "options": vars(args) | {"reps": reps, "target_s": target_s},
+    report = {"machine": machine() | {"openblas_overrides_unset": unset}, "options": vars(args) | {"reps": reps, "target_s": target_s},
               "systems": {name: {"label": SYSTEMS[name].label, "how": SYSTEMS[name].note}
                           for name in args.systems},
               "workloads": {}}
     log(f"machine: {report['machine']['cpu']}, {report['machine']['cores']} cores; "
-        f"every system pinned to {THREADS} threads")
+        f"every system pinned to {THREADS} threads"
+        + (f"; unset for them: {', '.join(f'{k}={v}' for k, v in unset.items())}" if unset else ""))
     tables = []
     for wl_id in args.workloads:
         wl = WORKLOADS[wl_id]

@@ -6,6 +6,12 @@ from stderr_log import log
 from worker_client import Worker
 
 
+def blas_text(blas):
+    """worker.blas_info()'s libraries in a few words each."""
+    return ", ".join(f"{b['internal_api']} {b['version']} ({b['prefix']}): {b['architecture']} kernels"
+                     for b in blas or []) or "none loaded, or threadpoolctl missing"
+
+
 def run_timing(ctx, wl, systems, rows, reps, target_s, settle):
     workers = {name: Worker(ctx, name, wl, wl.dtype, rows) for name in systems}
     out = {}
@@ -15,6 +21,9 @@ def run_timing(ctx, wl, systems, rows, reps, target_s, settle):
                 out[name] = {"error": w.error}
                 w.close()
                 del workers[name]
+            else:
+                out[name] = dict(w.info)
+                log(f"  {name}: BLAS {blas_text(w.info.get('blas'))}")
         per_rep = {}
         for name, w in workers.items():          # first epoch (compilation), one at a time
             time.sleep(settle)
@@ -22,8 +31,8 @@ def run_timing(ctx, wl, systems, rows, reps, target_s, settle):
             time.sleep(settle)
             warm, _ = w.call("epochs", 1)
             per_rep[name] = max(1, min(1000, round(target_s / warm)))
-            out[name] = {"first_epoch_s": first, "calibration_epoch_s": warm,
-                         "epochs_per_rep": per_rep[name], "epoch_s": []}
+            out[name].update(first_epoch_s=first, calibration_epoch_s=warm,
+                             epochs_per_rep=per_rep[name], epoch_s=[])
             log(f"  {name}: first epoch {first:.3f} s, warm {warm * 1e3:.2f} ms")
         names = list(workers)
         for rep in range(reps):

@@ -11,6 +11,10 @@ import time
 import traceback
 
 THREADS = 2
+# set by the workplace on some processors for older OpenBLAS builds; a current one then
+# runs its older kernels at about half speed. A run unsets them for its own processes
+# only (run.py), never for tests or CI, and each worker reports the kernel it loaded.
+OPENBLAS_OVERRIDES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 
 
 def thread_env(threads=THREADS):
@@ -22,6 +26,24 @@ def thread_env(threads=THREADS):
         "XLA_FLAGS": f"--xla_cpu_multi_thread_eigen=true intra_op_parallelism_threads={n}",
         "JAX_PLATFORMS": "cpu", "TF_CPP_MIN_LOG_LEVEL": "2",
     }
+
+
+def without_openblas_overrides(environ):
+    """Remove OPENBLAS_OVERRIDES from environ (before any process that loads OpenBLAS
+    starts); returns what was set, {name: value}."""
+    return {name: environ.pop(name) for name in OPENBLAS_OVERRIDES if name in environ}
+
+
+def blas_info():
+    """Each BLAS library this process has loaded, as threadpoolctl sees it: its
+    implementation, the kernel it picked for this processor ("architecture"), its
+    version and threads; [] without threadpoolctl."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return []
+    keys = ("internal_api", "prefix", "architecture", "version", "num_threads")
+    return [{k: lib.get(k) for k in keys} for lib in threadpool_info() if lib.get("user_api") == "blas"]
 
 
 def _limit_threads(threads):
@@ -50,7 +72,8 @@ def serve(conn, system, wl_id, dtype, rows, threads=THREADS):
         sys_.setup(wl, dtype, X, y, params)
         if limits is not None:      # libraries loaded by setup get the limit too
             limits = _limit_threads(threads)
-        conn.send(("ready",))
+        conn.send(("ready", {"blas": blas_info(), "openblas_overrides": {
+            name: os.environ[name] for name in OPENBLAS_OVERRIDES if name in os.environ}}))
     except BaseException:
         conn.send(("error", traceback.format_exc()))
         return

@@ -13,6 +13,7 @@ class Worker:
         self.proc.start()
         child.close()
         self.error = None
+        self.info = {}          # once ready: its BLAS (worker.blas_info) and OpenBLAS overrides
 
     def ready(self, timeout=900):
         if not self.conn.poll(timeout):
@@ -21,6 +22,8 @@ class Worker:
             reply = self.conn.recv()
             if reply[0] == "error":
                 self.error = reply[1]
+            else:
+                self.info = reply[1]
         return self.error is None
 
     def call(self, *cmd, timeout=3600):

@@ -2,6 +2,7 @@
 measured. Timings are never asserted (the machines are noisy): only that every
 number the report rests on is there, and that the float64 check compares systems."""
 import json
+import os
 import pathlib
 import subprocess
 import sys
@@ -19,21 +20,32 @@ import startup  # noqa: E402
 def test_run_py_trains_checks_and_reports(tmp_path):
     """A short run of W0 with gradgen, PyTorch, NumPy and the floor: the float64 check
     passes against PyTorch's losses, every system is timed, the ratios to PyTorch and
-    to the floor are computed and the targets report judges W0 against PyTorch."""
+    to the floor are computed and the targets report judges W0 against PyTorch. Run
+    with the workplace's OpenBLAS overrides set, it unsets them for its workers (and
+    says so), and each worker reports the BLAS kernels it loaded."""
     out = tmp_path / "w0.json"
+    env = dict(os.environ, OPENBLAS_CORETYPE="Haswell", OPENBLAS_L2_SIZE="1048576")
     proc = subprocess.run(
         [sys.executable, str(BENCH / "run.py"), "-w", "W0", "-s", "gradgen", "torch", "numpy", "floor",
          "--reps", "2", "--settle", "0", "--rows", "512", "--check-rows", "64", "--target-s", "0.01",
          "--startup", "no", "--json", str(out)],
-        capture_output=True, text=True, cwd=ROOT, timeout=600)
+        capture_output=True, text=True, cwd=ROOT, timeout=600, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads(out.read_text())
+    assert report["machine"]["openblas_overrides_unset"] == {"OPENBLAS_CORETYPE": "Haswell",
+                                                            "OPENBLAS_L2_SIZE": "1048576"}
+    assert "unset for them: OPENBLAS_CORETYPE=Haswell, OPENBLAS_L2_SIZE=1048576" in proc.stderr
     w0 = report["workloads"]["W0"]
     assert w0["check"]["reference"] == "torch"
     assert {name for name, res in w0["check"]["systems"].items() if res["ok"]} == {"gradgen", "torch", "numpy"}
     timing = w0["timing"]
     for name in ("gradgen", "torch", "numpy", "floor"):
         assert len(timing[name]["epoch_s"]) == 2 and timing[name]["median_epoch_s"] > 0
+        assert timing[name]["openblas_overrides"] == {}, name
+    # NumPy's OpenBLAS, as threadpoolctl names the kernel it picked for this processor
+    numpy_blas = [lib for lib in timing["numpy"]["blas"] if lib["internal_api"] == "openblas"]
+    assert numpy_blas and all(lib["architecture"] for lib in numpy_blas), timing["numpy"]["blas"]
+    assert "BLAS kernels (threadpoolctl): openblas " in proc.stdout
     assert timing["gradgen"]["x_torch"] > 0 and timing["gradgen"]["floor_share"] > 0
     judged = {(v["workload"], v["measure"]) for v in report["targets"]}
     assert ("W0", "x_torch") in judged

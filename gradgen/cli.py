@@ -1,4 +1,4 @@
-"""The `gradgen` command line: derive | generate | train | check | report.
+"""The `gradgen` command line: derive | generate | train | check | report | sweep.
 
 Errors a user can cause (bad spec, bad data, bad usage) print one line,
 `gradgen: error: ...`, and exit 2; `--debug` shows the traceback instead.
@@ -14,6 +14,7 @@ from codegen.generator import EditedByHandError
 from derive.errors import FormulaError, SpecError
 
 from .data import DataError
+from .sweep_grid import SweepError
 from .runtime.files import write_atomic
 
 EXIT_USAGE = 2
@@ -68,6 +69,22 @@ def build_parser():
     r.add_argument("--work-dir", help="where the comparison modules are generated and cached "
                    "(default: a temporary folder, removed afterwards)")
     r.add_argument("--no-progress", action="store_true")
+
+    s = sub.add_parser("sweep", help="train every combination of settings on a Dask cluster")
+    s.add_argument("spec")
+    s.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=V1,V2,...",
+                   help="a dotted spec key and its values, e.g. optimizer.learning_rate=0.01,0.1 or "
+                   "layers.1.units=16,32 (layers counted from 1); repeat for more keys")
+    s.add_argument("--data", help="sklearn:<name>, a .npz (X, y) or a .csv (default: the spec's [data])")
+    s.add_argument("--folds", type=int, help="K-fold cross-validation (stratified for classifiers); "
+                   "default: the spec's test split validates")
+    s.add_argument("--epochs", type=int)
+    where = s.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=int, help="worker processes of the local cluster (default: one per core)")
+    where.add_argument("--scheduler", metavar="ADDRESS", help="an existing Dask cluster's scheduler")
+    s.add_argument("--dashboard", action="store_true", help="the local cluster's dashboard, on 127.0.0.1:8787")
+    s.add_argument("-o", "--out-dir", help="where the results go (default sweeps/<name>)")
+    s.add_argument("--no-progress", action="store_true")
     return parser
 
 
@@ -191,8 +208,32 @@ def cmd_report(args):
     return 0
 
 
+def cmd_sweep(args):
+    from .sweep import sweep
+    from .sweep_grid import parse_setting
+    settings = {}
+    for text in args.settings:
+        key, values = parse_setting(text)
+        if key in settings:
+            raise SweepError(f"--set {key}: given twice")
+        settings[key] = values
+    rows = sweep(args.spec, settings, data=args.data, folds=args.folds, epochs=args.epochs,
+                 scheduler=args.scheduler, workers=args.workers, dashboard=args.dashboard,
+                 out_dir=args.out_dir, progress=False if args.no_progress else None)
+    out = Path(args.out_dir or os.path.join("sweeps", _spec_name(args.spec)))
+    ok = [r for r in rows if r.get("status") == "ok"]
+    print(f"{len(rows)} trainings ({len(ok)} ok) in {out}: results.csv, results.json, sweep.html"
+          + (", best.toml" if (out / "best.toml").exists() else ""))
+    return 0
+
+
+def _spec_name(path):
+    from derive.spec import load_spec
+    return load_spec(path).name
+
+
 COMMANDS = {"derive": cmd_derive, "generate": cmd_generate, "train": cmd_train, "check": cmd_check,
-            "report": cmd_report}
+            "report": cmd_report, "sweep": cmd_sweep}
 
 
 def main(argv=None):
@@ -201,7 +242,7 @@ def main(argv=None):
     try:
         return COMMANDS[args.command](args)
     # OSError: an output path that cannot be written (no such folder, no permission)
-    except (SpecError, FormulaError, DataError, EditedByHandError, OSError) as err:
+    except (SpecError, FormulaError, DataError, SweepError, EditedByHandError, OSError) as err:
         if args.debug:
             raise
         print(f"gradgen: error: {_one_line(err)}", file=sys.stderr)

@@ -174,3 +174,21 @@ class Browser:
                 pass
         self.stderr.close()
         shutil.rmtree(self.profile, ignore_errors=True)
+
+
+def visit(path, script, screenshot=None):
+    """(what `script` evaluates to, problems, requests) for the page at path, opened in a
+    fresh headless Chromium, with a screenshot where asked (returned fourth); skips the
+    calling test where no Chromium is installed."""
+    import pytest
+    binary = find_chromium()
+    if binary is None:
+        pytest.skip("no Chromium installed (.ci/run installs Debian's chromium)")
+    browser = Browser(binary)
+    try:
+        browser.open(Path(path).resolve().as_uri())
+        page = browser.evaluate(script)
+        shot = browser.screenshot(screenshot) if screenshot is not None else None
+        return page, browser.problems(), browser.requests(), shot
+    finally:
+        browser.close()

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from browser import Browser, find_chromium  # noqa: E402
+from browser import Browser, find_chromium, visit  # noqa: E402
 from gradgen import charts, cli  # noqa: E402
 from gradgen.report import DEFAULT_OPTIMIZERS, ReportError, chart_data, parse_optimizers  # noqa: E402
 
@@ -135,17 +135,7 @@ def built(tmp_path_factory, worker_id):
 # --------------------------------------------------------------------------- the tests
 
 def test_report_opens_in_a_real_browser_offline(built):
-    binary = find_chromium()
-    if binary is None:
-        pytest.skip("no Chromium installed (.ci/run installs Debian's chromium)")
-    browser = Browser(binary)
-    try:
-        browser.open(built["html"].resolve().as_uri())
-        page = browser.evaluate(MEASURE)
-        shot = browser.screenshot(built["dir"] / "report.png")
-        problems, requests = browser.problems(), browser.requests()
-    finally:
-        browser.close()
+    page, problems, requests, shot = visit(built["html"], MEASURE, screenshot=built["dir"] / "report.png")
 
     # the mathematics: many <math> elements, laid out by the browser's MathML engine
     assert page["maths"] >= 40 and page["mathNamespace"]

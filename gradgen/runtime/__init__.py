@@ -12,7 +12,7 @@ standard library (tqdm when installed, for progress bars).
     checkpoint      saving and loading trainers
     estimator       scikit-learn's estimator protocol (Classifier, Regressor)
     history         History and its notebook rendering
-    progress        progress bars and Ctrl-C between epochs
+    progress        progress bars, and Ctrl-C between an epoch's compiled calls
     files           atomic file writes
 """
 VERSION = "2"     # what generated modules are generated for; bumped when their contract with it changes

@@ -1,5 +1,5 @@
-"""What fit shows and how it stops: the progress bar (tqdm, when installed) and
-Ctrl-C taken between epochs."""
+"""What fit shows and how it stops: the progress bar (tqdm, when installed), moved
+within an epoch too, and Ctrl-C taken between two of the epoch's compiled calls."""
 import signal
 import sys
 import threading
@@ -21,9 +21,11 @@ def progress_bar(total, enabled, name):
 
 
 class DeferredInterrupt:
-    """Ctrl-C during fit takes effect between epochs: the epoch under way (compiled
-    code cannot be stopped midway) completes and is recorded, then fit raises
-    KeyboardInterrupt with Trainer.params and Trainer.history consistent."""
+    """Ctrl-C during fit takes effect between two compiled calls of an epoch (about
+    trainer.CALL_SECONDS apart; compiled code cannot be stopped midway): the epoch
+    under way is dropped, and fit raises KeyboardInterrupt with Trainer.params, its
+    optimizer state, step count, random generator and history those of the last
+    completed epoch."""
 
     def __init__(self):
         self.hit = False

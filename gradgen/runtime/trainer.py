@@ -4,6 +4,7 @@ divergence), prediction, scoring and checkpoints. A generated module subclasses
 it with its Model:  class Trainer(runtime.Trainer): model = MODEL."""
 import difflib
 import math
+import time
 
 import numpy as np
 
@@ -14,6 +15,13 @@ from .workspace import EpochWork
 
 # shuffled rows are gathered in chunks of about this many bytes of X, then trained on
 GATHER_BYTES = 1 << 21
+# an epoch runs as compiled calls of about this many seconds each (sized from the
+# last call's time per batch): between two, fit shows progress and takes Ctrl-C
+CALL_SECONDS = 0.25
+
+
+class EpochAbandoned(Exception):
+    """_run stopped between two compiled calls (Ctrl-C); the trainer is as before it."""
 
 
 class DivergenceError(FloatingPointError):
@@ -71,9 +79,12 @@ class Trainer:
                                                 model.keeps_z, model.dtype)
         return work
 
-    def _run(self, X, Y, order, batch_size):
+    def _run(self, X, Y, order, batch_size, between=None):
         """Run the compiled epoch over the rows `order` of X, Y; returns (per-batch
-        losses, per-batch correct predictions, batch sizes)."""
+        losses, per-batch correct predictions, batch sizes). The batches go in calls
+        of about CALL_SECONDS each; between two, between(batches done, batches) is
+        asked whether to stop, and a True raises EpochAbandoned with the trainer's
+        parameters, states and step count untouched."""
         kernels = self.model.kernels
         n = len(order)
         n_batches = (n + batch_size - 1) // batch_size
@@ -84,36 +95,53 @@ class Trainer:
         hypers, lrs = self._hyper_vector(), self._learning_rates()
         any_case = None if kernels.spec_case(hypers) else True      # which update the epoch compiles
         full = n // batch_size * batch_size
-        chunk = (max(full, batch_size) if sequential       # shuffled: gathered chunk by chunk
-                 else batch_size * max(1, GATHER_BYTES // (batch_size * X[:1].nbytes)))
-        calls = [(lo, min(lo + chunk, full), batch_size) for lo in range(0, full, chunk)]
-        calls += [(full, n, n - full)] if n > full else []       # a smaller last batch
+        # rows per call at most: shuffled ones are gathered chunk by chunk
+        most = full if sequential else batch_size * max(1, GATHER_BYTES // (batch_size * X[:1].nbytes))
         nth = threads.thread_count(batch_size, self.params)       # the last batch's too: one kernel
+        pace = self.__dict__.setdefault("_pace", {})              # (batch size, threads) -> s per batch
 
-        def run(calls):
+        def paced():
+            """(lo, hi, rows) of each call, sized as the calls go."""
+            lo = 0
+            while lo < full:
+                per_batch = pace.get((batch_size, nth))
+                count = 1 if per_batch is None else max(1, int(CALL_SECONDS / per_batch))
+                hi = min(lo + count * batch_size, lo + most, full)
+                yield lo, hi, batch_size
+                lo = hi
+            if n > full:
+                yield full, n, n - full                          # a smaller last batch
+
+        def run(calls, ask):
             """The calls' batches from the trainer's parameters and states; returns
             (step count, whether the scratch buffer holds the parameters, status,
-            batches run)."""
+            batches run, the calls made)."""
             work.load(self.params, self.state)
-            t, swapped = self.t, False
+            t, swapped, made = self.t, False, []
             for lo, hi, rows in calls:
-                Xs, Ys = (X[lo:hi], Y[lo:hi]) if sequential else work.gather(X, Y, order[lo:hi])
                 first = lo // batch_size
+                if ask and made and between is not None and between(first, n_batches):
+                    raise EpochAbandoned
+                Xs, Ys = (X[lo:hi], Y[lo:hi]) if sequential else work.gather(X, Y, order[lo:hi])
                 settings = (Xs, Ys, rows, lrs, hypers, t, losses[first:], correct[first:], any_case)
+                started = time.perf_counter()
                 if nth > 1:
                     ran, t, status, flipped = threads.run_threads(kernels.epoch_threads, min(nth, rows),
                                                                   settings, work, rows, swapped)
                 else:
                     ran, t, status, flipped = kernels.epoch(*settings, work.ranges, *work.args(rows, swapped))
+                if rows == batch_size and ran:
+                    pace[batch_size, nth] = (time.perf_counter() - started) / ran
+                made.append((lo, hi, rows))
                 swapped ^= flipped
                 if status:
-                    return t, swapped, status, first + ran
-            return t, swapped, 0, n_batches
+                    return t, swapped, status, first + ran, made
+            return t, swapped, 0, n_batches, made
 
         if nth > 1:
             threads.BlasThreads.hold()
         try:
-            t, swapped, status, done = run(calls)
+            t, swapped, status, done, made = run(paced(), True)
             if status == 2:
                 # The undone step kept the old parameters (two flat buffers) but has
                 # moved the optimizer's states, which are stepped in place. Replay the
@@ -121,7 +149,7 @@ class Trainer:
                 # written yet: the same batches give the same results, so the states
                 # too are those of the last finite step.
                 end = done * batch_size
-                t, swapped, _, _ = run([(lo, min(hi, end), rows) for lo, hi, rows in calls if lo < end])
+                t, swapped, _, _, _ = run([(lo, min(hi, end), rows) for lo, hi, rows in made if lo < end], False)
         finally:
             if nth > 1:
                 threads.BlasThreads.release()
@@ -169,13 +197,26 @@ class Trainer:
                 if interrupted:
                     history.stopped_early, history.stop_reason = True, "interrupted (Ctrl-C)"
                     raise KeyboardInterrupt
+                rng_state = self._rng.bit_generator.state
                 order = (self._rng.permutation(X.shape[0]) if cfg["shuffle"]
                          else np.arange(X.shape[0])).astype(np.int64, copy=False)
+
+                def between(done, total):
+                    """Between two compiled calls: the bar says how far; Ctrl-C stops the epoch."""
+                    if bar is not None:
+                        bar.set_postfix_str(f"batch {done}/{total}" + (
+                            f", loss {history.loss[-1]:.4g}" if history.loss else ""))
+                    return bool(interrupted)
                 try:
-                    losses, correct, sizes = self._run(X, Y, order, cfg["batch_size"])
+                    losses, correct, sizes = self._run(X, Y, order, cfg["batch_size"], between)
                 except DivergenceError as err:
                     history.stopped_early, history.stop_reason = True, "diverged"
                     raise DivergenceError(f"epoch {epoch + 1}: {err}") from None
+                except EpochAbandoned:
+                    # the epoch under way is dropped: the trainer stays at the last completed one
+                    self._rng.bit_generator.state = rng_state
+                    history.stopped_early, history.stop_reason = True, "interrupted (Ctrl-C)"
+                    raise KeyboardInterrupt from None
                 history.loss.append(float(np.dot(losses, sizes) / X.shape[0]))
                 if model.task != "regression":
                     history.accuracy.append(float(correct.sum() / X.shape[0]))

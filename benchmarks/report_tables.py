@@ -14,7 +14,7 @@ def table(wl, rows, result):
              f"{', '.join(f'{k} {v:g}' for k, v in wl.hyper.items())}; batch {wl.batch_size}, "
              f"{wl.dtype}, {rows} samples, {flops_per_epoch(wl, rows) / 1e9:.2f} GFLOP of GEMM per epoch"]
     head = (f"  {'system':28s} {'first epoch':>12s} {'epoch':>12s} {'samples/s':>13s} "
-            f"{'vs PyTorch':>11s} {'vs JAX scan':>12s} {'GEMM floor':>11s}  check")
+            f"{'vs PyTorch':>11s} {'vs JAX scan':>12s} {'vs Numba':>11s} {'GEMM floor':>11s}  check")
     lines += [head, "  " + "-" * (len(head) - 2)]
     timing, check = result["timing"], result["check"]["systems"]
     for name in ORDER:
@@ -37,7 +37,7 @@ def table(wl, rows, result):
         share = f"{res['floor_share'] * 100:9.1f} %" if "floor_share" in res else f"{'':>11s}"
         lines.append(f"  {label:28s} {res['first_epoch_s']:10.3f} s {fmt_time(res['median_epoch_s'])} "
                      f"{res['samples_per_s']:13,.0f} {x('x_torch')} {x('x_jax_scan'):>12s} "
-                     f"{share}  {ctext}")
+                     f"{x('x_numba')} {share}  {ctext}")
     kernels = {}
     for name in ORDER:
         for lib in timing.get(name, {}).get("blas", []):

@@ -1,15 +1,18 @@
-"""Issue 5's targets for gradgen, and the report that judges a run's results against them."""
+"""gradgen's targets (issue 19's, and issue 5's against PyTorch, which 19 keeps), and
+the report that judges a run's results against them."""
 from systems import SYSTEMS
 
-TARGETS = {    # issue 5: gradgen's ratio to each peer, and its share of the GEMM floor
-    "torch": {"W0": 300.0, "W1": 30.0, "W2": 1.8, "W3": 1.2},
-    "jax_scan": {"W0": 2.0, "W1": 1.5, "W2": 1.05, "W3": 1.0},
-    "floor": {"W2": 0.85, "W3": 0.92},
+TARGETS = {    # gradgen's ratio to each peer, and its share of the GEMM floor
+    "torch": {"W0": 300.0, "W1": 30.0, "W2": 1.8, "W3": 1.2},       # issue 5
+    "jax_scan": {"W0": 3.0, "W1": 2.0, "W2": 1.2, "W3": 1.1},       # issue 19
+    "floor": {"W2": 0.85, "W3": 0.90},                              # issue 19
+    "numba": {"W0": 1.0, "W1": 1.0, "W2": 1.0, "W3": 1.0},          # issue 19: never below it
 }
+COMPILE_OVERHEAD_S = 1.0       # issue 19: W2's first epoch at most this much over a warm one
 
 
 def target_report(results, startup=None):
-    lines, verdicts = ["targets (gradgen, issue 5):"], []
+    lines, verdicts = ["targets (gradgen, issues 19 and 5):"], []
     for peer, per_wl in TARGETS.items():
         for wl_id, want in per_wl.items():
             res = results.get(wl_id, {}).get("timing", {}).get("gradgen", {})
@@ -27,10 +30,10 @@ def target_report(results, startup=None):
                          f"{'met' if ok else 'NOT MET'}")
     w2 = results.get("W2", {}).get("timing", {}).get("gradgen", {})
     if "compile_overhead_s" in w2:
-        ok = w2["compile_overhead_s"] <= 2.0
+        ok = w2["compile_overhead_s"] <= COMPILE_OVERHEAD_S
         lines.append(f"  W2 first epoch - warm epoch (Numba compilation): {w2['compile_overhead_s']:.2f} s "
-                     f"(target <= 2 s) {'met' if ok else 'NOT MET'}")
-        verdicts.append({"workload": "W2", "measure": "compile_overhead_s", "target": 2.0,
+                     f"(target <= {COMPILE_OVERHEAD_S:g} s) {'met' if ok else 'NOT MET'}")
+        verdicts.append({"workload": "W2", "measure": "compile_overhead_s", "target": COMPILE_OVERHEAD_S,
                          "got": w2["compile_overhead_s"], "met": ok})
     if startup:
         floor = startup.get("first_step_numba_floor")

@@ -67,7 +67,7 @@ def ratios(timing):
     for name, res in timing.items():
         if "median_epoch_s" not in res:
             continue
-        for peer in ("torch", "jax_scan"):
+        for peer in ("torch", "jax_scan", "numba"):
             r = paired(peer, name)
             if r is not None:
                 res[f"x_{peer}"] = r

@@ -18,7 +18,7 @@ import startup  # noqa: E402
 
 
 def test_run_py_trains_checks_and_reports(tmp_path):
-    """A short run of W0 with gradgen, PyTorch, NumPy and the floor: the float64 check
+    """A short run of W0 with gradgen, PyTorch, NumPy, plain Numba and the floor: the float64 check
     passes against PyTorch's losses, every system is timed, the ratios to PyTorch and
     to the floor are computed and the targets report judges W0 against PyTorch. Run
     with the workplace's OpenBLAS overrides set, it unsets them for its workers (and
@@ -26,7 +26,7 @@ def test_run_py_trains_checks_and_reports(tmp_path):
     out = tmp_path / "w0.json"
     env = dict(os.environ, OPENBLAS_CORETYPE="Haswell", OPENBLAS_L2_SIZE="1048576")
     proc = subprocess.run(
-        [sys.executable, str(BENCH / "run.py"), "-w", "W0", "-s", "gradgen", "torch", "numpy", "floor",
+        [sys.executable, str(BENCH / "run.py"), "-w", "W0", "-s", "gradgen", "torch", "numpy", "numba", "floor",
          "--reps", "2", "--settle", "0", "--rows", "512", "--check-rows", "64", "--target-s", "0.01",
          "--startup", "no", "--json", str(out)],
         capture_output=True, text=True, cwd=ROOT, timeout=600, env=env)
@@ -37,9 +37,10 @@ def test_run_py_trains_checks_and_reports(tmp_path):
     assert "unset for them: OPENBLAS_CORETYPE=Haswell, OPENBLAS_L2_SIZE=1048576" in proc.stderr
     w0 = report["workloads"]["W0"]
     assert w0["check"]["reference"] == "torch"
-    assert {name for name, res in w0["check"]["systems"].items() if res["ok"]} == {"gradgen", "torch", "numpy"}
+    assert {name for name, res in w0["check"]["systems"].items() if res["ok"]} == {"gradgen", "torch", "numpy",
+                                                                                 "numba"}
     timing = w0["timing"]
-    for name in ("gradgen", "torch", "numpy", "floor"):
+    for name in ("gradgen", "torch", "numpy", "numba", "floor"):
         assert len(timing[name]["epoch_s"]) == 2 and timing[name]["median_epoch_s"] > 0
         assert timing[name]["openblas_overrides"] == {}, name
     # NumPy's OpenBLAS, as threadpoolctl names the kernel it picked for this processor
@@ -47,8 +48,9 @@ def test_run_py_trains_checks_and_reports(tmp_path):
     assert numpy_blas and all(lib["architecture"] for lib in numpy_blas), timing["numpy"]["blas"]
     assert "BLAS kernels (threadpoolctl): openblas " in proc.stdout
     assert timing["gradgen"]["x_torch"] > 0 and timing["gradgen"]["floor_share"] > 0
+    assert timing["gradgen"]["x_numba"] > 0
     judged = {(v["workload"], v["measure"]) for v in report["targets"]}
-    assert ("W0", "x_torch") in judged
+    assert ("W0", "x_torch") in judged and ("W0", "x_numba") in judged
     assert "W0 speed vs PyTorch eager" in proc.stdout
 
 

@@ -138,8 +138,8 @@ def _compile(tasks, X, y, fold_of):
         except module.DivergenceError:
             pass
         except (TypeError, ValueError) as err:
-            raise SweepError(f"{', '.join(f'{k}={v!r}' for k, v in task['row'].items() if k not in ('fold', 'run_id'))}"
-                             f": {' '.join(str(err).split())}") from None
+            setting = ", ".join(f"{k}={v!r}" for k, v in task["row"].items() if k not in ("fold", "run_id"))
+            raise SweepError(f"{setting}: {' '.join(str(err).split())}") from None
         finally:
             threads.THREADS = saved
 

@@ -3,6 +3,7 @@ finishes), best.toml (the best combination's spec) and sweep.html (an offline pa
 with the table and, per swept setting, the validation loss against its values)."""
 import csv
 import html
+import io
 import json
 import math
 from pathlib import Path
@@ -45,14 +46,9 @@ def write_results(out_dir, keys, rows):
 
 
 def _csv_line(values):
-    class Line:
-        text = ""
-
-        def write(self, s):
-            self.text += s
-    line = Line()
+    line = io.StringIO()
     csv.writer(line, lineterminator="\n").writerow(values)
-    return line.text
+    return line.getvalue()
 
 
 def best(rows, keys):

@@ -57,6 +57,7 @@ class Trainer:
         self.t = 0
         self.history = History()
         self._rng = np.random.default_rng(seed)
+        self._pace = {}           # (batch size, threads) -> seconds per batch of the last call
 
     # -- settings as the kernels take them
     def _learning_rates(self):
@@ -98,7 +99,7 @@ class Trainer:
         # rows per call at most: shuffled ones are gathered chunk by chunk
         most = full if sequential else batch_size * max(1, GATHER_BYTES // (batch_size * X[:1].nbytes))
         nth = threads.thread_count(batch_size, self.params)       # the last batch's too: one kernel
-        pace = self.__dict__.setdefault("_pace", {})              # (batch size, threads) -> s per batch
+        pace = self._pace
 
         def paced():
             """(lo, hi, rows) of each call, sized as the calls go."""

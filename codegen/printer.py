@@ -38,7 +38,7 @@ class PrintError(ValueError):
 
 _ALLOWED = {"exp", "log", "sqrt", "Abs", "sin", "cos", "tan", "sinh", "cosh", "tanh",
             "asinh", "acosh", "atanh", "atan", "asin", "acos", "erf", "erfc", "Max", "Min",
-            "Heaviside", "sign", "Piecewise", "log1p", "expm1", "tanh_f32"}
+            "Heaviside", "sign", "Piecewise", "log1p", "expm1", "tanh_f32", "floor"}
 
 
 def stable_softplus(expr):
@@ -262,7 +262,8 @@ class KernelPrinter(PythonCodePrinter):
             return f"({prod})" if exp > 0 else f"({self._print(sp.S.One)} / ({prod}))"
         if exp.is_Integer and base.is_Symbol and not base.is_real is False:
             return f"({self._print(base)} ** {int(exp)})"
-        return f"({self._print(base)} ** {self._print(exp)})"
+        power = self._print(exp)
+        return f"({self._print(base)} ** {power if exp.is_Atom else '(' + power + ')'})"
 
     def _print_Heaviside(self, e):
         u, h0 = e.args if len(e.args) == 2 else (e.args[0], sp.S.Half)
@@ -298,6 +299,9 @@ class KernelPrinter(PythonCodePrinter):
 
     def _print_expm1(self, e):
         return f"math.expm1({self._print(e.args[0])})"
+
+    def _print_floor(self, e):
+        return f"math.floor({self._print(e.args[0])})"
 
     def _print_tanh_f32(self, e):
         return f"_tanh_f32({self._print(e.args[0])})"

@@ -6,7 +6,8 @@ import functools
 
 import sympy as sp
 
-from derive import calculus, optimizers, symbols
+from derive import calculus, optimizers, schedules, symbols
+from derive.clipping import grad_norm as clipping_norm
 from gradgen.runtime import VERSION as RUNTIME_VERSION
 
 from .layout import literal, signature
@@ -84,7 +85,8 @@ def _element_loop(assignments, rule, hypers, doubles):
     it is assigned; divisions by loop invariants hoisted (_hoist_reciprocals); the
     per-step scalars, and the hyper-parameters (double precision for the scalars, the
     module's dtype in the loop), only where something reads them."""
-    invariant = {h["symbol"] for h in hypers} | {s for s, _ in rule.scalars} | {optimizers.lr, symbols.t}
+    invariant = ({h["symbol"] for h in hypers} | {s for s, _ in rule.scalars}
+                 | {optimizers.lr, symbols.t, clipping_norm})
     kept = [(i, target, expr) for i, (target, expr) in enumerate(assignments) if expr != target]
     rewritten, hoisted = _hoist_reciprocals([(target, expr) for _, target, expr in kept], invariant)
     code, reads, writes = [], set(), set()
@@ -150,9 +152,15 @@ def _optimizer_context(ir):
                 for h in opt.hyperparameters}
     defaults.update({k: v for k, v in opt.values.items()})
     rules = {h.name: (h.kind, h.minimum, h.below) for h in opt.hyperparameters}
+    norm, _, term, on = opt.grad_norm
+    index = {h["symbol"]: h["index"] for h in hypers}
     return dict(
+        grad_norm=dict(term_code=kernel_code(term), term_formula=_formula(term),
+                       test=kernel_code(on, names={s: f"hypers[row, {index[s]}]" for s in on.free_symbols}),
+                       formula=_formula(on)),
         name=opt.name, title=opt.title, doc=opt.doc, hypers=hypers, defaults=defaults,
-        refusals=[dict(test=kernel_code(r.when, const="{}", names={s: f"hyper[{s.name!r}]" for s in r.when.free_symbols}),
+        refusals=[dict(test=kernel_code(r.when, const="{}", names={s: f"(hyper[{s.name!r}] or 0.0)"
+                                                                    for s in r.when.free_symbols}),
                        formula=_formula(r.when), message=f"{r.key}: {r.message}") for r in opt.refusals],
         hyper_order=[h.name for h in opt.hyperparameters if h.symbols],
         rules_literal=literal(rules, indent=len("HYPER_RULES = ")),
@@ -163,6 +171,32 @@ def _optimizer_context(ir):
         element_formulas=[(s.name, _formula(e)) for s, e in rule.element],
         **_optimizer_variants(ir, opt, hypers),
     )
+
+
+def _schedule_context(ir, hypers):
+    """The schedule's printed functions: its rule with the parameters assigned first."""
+    sch = ir.schedule
+    if sch is None:
+        return None
+    names = {schedules.step_size: "step_size"}
+    constants = dict(sch.constants)
+
+    def function(expr):
+        used = [(names.get(sym, sym.name), repr(constants[sym])) for sym in
+                sorted(expr.free_symbols & set(constants), key=lambda x: x.name)]
+        return dict(constants=used, code=kernel_code(expr, const="{}", names=names), formula=_formula(expr))
+    index = {h["symbol"]: h["index"] for h in hypers}
+    per_batch = sch.per_batch
+    return dict(
+        name=sch.name, torch=sch.torch, per_batch=per_batch,
+        values_literal=literal(sch.values, indent=len("SCHEDULE = ")),
+        args="eta_max, s, T" if per_batch else "eta_0, e, T",
+        rate=function(sch.rate) if sch.rate is not None else None,
+        momentum=function(sch.momentum) if sch.momentum is not None else None,
+        cycled=index.get(sch.cycled),
+        improved=function(sch.improved) if sch.improved is not None else None,
+        reduced=function(sch.reduced) if sch.reduced is not None else None,
+        bases=list(sch.bases) if sch.bases is not None else None)
 
 
 def build_context(ir, eq):
@@ -209,6 +243,7 @@ def build_context(ir, eq):
         dtype=ir.dtype, inputs=ir.inputs, layers=layers,
         activations=[acts[k] for k in sorted(acts)], act_by_key=acts, small_gemm=SMALL_GEMM,
         loss=loss_ctx, optimizer=opt_ctx, task=task,
+        schedule=_schedule_context(ir, opt_ctx["hypers"]),
         helpers=helper_sources(printed, "@njit(**INNER)"),
         param_names=params,
         param_shapes=[s for l in ir.layers for s in ((l.n_in, l.n_out), (l.n_out,))],
@@ -222,7 +257,8 @@ def build_context(ir, eq):
         runtime_version=RUNTIME_VERSION, eq=eq,
         estimator_signature=signature(
             {"hidden_units": tuple(l["n_out"] for l in layers[:-1])}
-            | {k: tuple(v) if isinstance(v, list) else v for k, v in (opt_ctx["defaults"] | training).items()}),
+            | {k: tuple(v) if isinstance(v, list) else v for k, v in (opt_ctx["defaults"] | training).items()}
+            | {"warm_start": False}),
         za_args=", ".join(f"{v}{i}" for i in range(1, n + 1) for v in ("Z", "A")),
         d_args=", ".join(f"D{i}" for i in range(1, n + 1)),
         grad_args=", ".join(f"g{p}" for p in params),

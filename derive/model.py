@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
-from . import calculus
+from . import calculus, clipping
 from .activations import ACTIVATIONS
 from .derivative_forms import new_functions
 from .initializers import INITIALIZERS
 from .losses import LOSSES
 from .optimizers import LEARNING_RATE, OPTIMIZERS
+from .schedules import SCHEDULES, plateau_improved, plateau_reduced
 from .symbols import A, Y, a, j, k, x, y, yhat, z
 
 # names of values a kernel computes per row before the elementwise loops
@@ -83,6 +84,8 @@ class OptimizerIR:
     flags: tuple = ()         # the runtime symbols that are booleans (nesterov, amsgrad)
     hyperparameters: tuple = ()   # the registry's Hyper entries: names, kinds, defaults, ranges
     refusals: tuple = ()          # the registry's Refusal entries (cross-field rules)
+    grad_norm: tuple = ()         # (symbol, its definition, the per-element term a kernel sums,
+                                  #  the condition under which the rule reads it): clip_grad_norm's ||g||
 
     def specialised(self, expr, decided=None):
         """expr with every hyper-parameter condition decided by the spec's values (the
@@ -190,7 +193,54 @@ def optimizer_ir(spec):
     flags = tuple(s for h in opt.hyperparameters if h.kind == "bool" for s in h.symbols)
     return OptimizerIR(opt.name, opt.title, opt.doc, opt.rule, values, opt.runtime_symbols,
                        tuple(opt.runtime_values(values)), lrs, flags, opt.hyperparameters,
-                       opt.refusals)
+                       opt.refusals, (*clipping.GRAD_NORM, clipping.GRAD_NORM_TERM, clipping.NORM_ON))
+
+
+@dataclass(frozen=True)
+class ScheduleIR:
+    """The [schedule]: its rule with the parameters as symbols (the derivation shows
+    it; the module prints it after assigning each symbol its value, so it computes
+    in torch's order), per group."""
+    name: str
+    torch: str
+    title: str
+    doc: str
+    values: dict              # every parameter, defaults filled
+    per_batch: bool
+    rate: sp.Expr | None      # eta_e in eta_0 and e (one_cycle: eta_s in eta_max, s, T); None for plateau
+    momentum: sp.Expr | None = None    # one_cycle's cycled momentum (with cycle_momentum), in s and T
+    improved: object = None   # plateau: the relation of current and best that counts as better
+    reduced: sp.Expr | None = None     # plateau: a group's new rate, in eta_now
+    bases: tuple | None = None         # one_cycle: eta_max per layer; else None (the groups' own rates)
+    cycled: sp.Symbol | None = None    # the hyper-parameter symbol cycle_momentum sets (momentum, beta1)
+    constants: tuple = ()              # ((symbol, value), ...): the parameters the rule is written in
+    symbols: tuple = ()                # ((parameter name, its symbol or None), ...) for the derivation's table
+
+
+def schedule_ir(spec):
+    sch = spec.schedule
+    if sch is None:
+        return None
+    entry = SCHEDULES[sch.kind]
+    values = dict(sch.params)
+    constants = tuple(entry.symbol_values(values).items())
+    symbols = tuple((p.name, p.symbol) for p in entry.params)
+    if entry.rate is None:
+        return ScheduleIR(entry.name, entry.torch, entry.title, entry.doc, values, False, None,
+                          improved=plateau_improved(values), reduced=plateau_reduced(),
+                          constants=constants, symbols=symbols)
+    momentum = cycled = bases = None
+    if entry.momentum is not None and values.get("cycle_momentum"):
+        momentum = entry.momentum(values)
+        name = OPTIMIZERS[spec.optimizer.kind].cycled
+        cycled = next(h for h in OPTIMIZERS[spec.optimizer.kind].hyperparameters if h.name == name).symbols[0]
+    if sch.kind == "one_cycle":
+        top = values["max_lr"]
+        bases = tuple(top) if isinstance(top, tuple) else (top,) * len(spec.layers)
+        constants = tuple((sym, v) for sym, v in constants if sym.name != "eta_max")
+    return ScheduleIR(entry.name, entry.torch, entry.title, entry.doc, values, entry.per_batch,
+                      entry.rate(values), momentum, bases=bases, cycled=cycled, constants=constants,
+                      symbols=symbols)
 
 
 @dataclass(frozen=True)
@@ -210,6 +260,7 @@ class ModelIR:
     spec_dict: dict = field(default_factory=dict)  # the normalised spec, as the module's SPEC
     training: dict = field(default_factory=dict)   # [training], with target_loss and patience None when unset
     inits: tuple = ()             # the Init registry entries of the schemes the layers use, by name
+    schedule: ScheduleIR | None = None
 
 
 def build_ir(spec):
@@ -234,9 +285,12 @@ def build_ir(spec):
     else:
         loss = loss_ir(spec.loss.kind, layers[-1].activation)
     data = spec.to_dict()
-    training = data["training"] | {k: None for k in ("target_loss", "patience") if k not in data["training"]}
+    t = spec.training
+    training = data["training"] | {"target_loss": t.target_loss, "patience": t.patience,
+                                   "min_delta": t.min_delta, "restore_best": t.restore_best}
     inits = tuple(INITIALIZERS[name] for name in sorted({l.init for l in spec.layers}))
     return ModelIR(spec, tuple(layers), loss, optimizer_ir(spec), formulas, name=spec.name,
                    inputs=spec.inputs, dtype=spec.dtype,
                    source=os.path.basename(spec.path) if spec.path else "a spec dict",
-                   digest=spec.digest(), spec_dict=data, training=training, inits=inits)
+                   digest=spec.digest(), spec_dict=data, training=training, inits=inits,
+                   schedule=schedule_ir(spec))

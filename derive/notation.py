@@ -91,7 +91,7 @@ class Token(Notation):
 _GREEK = {
     "alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "epsilon": "ϵ", "varepsilon": "ε",
     "eta": "η", "theta": "θ", "lambda": "λ", "mu": "μ", "sigma": "σ", "tau": "τ", "ell": "ℓ",
-    "Delta": "Δ", "Sigma": "Σ",
+    "kappa": "κ", "phi": "φ", "Delta": "Δ", "Sigma": "Σ",
 }
 _CALLIGRAPHIC = {"L": "ℒ"}
 
@@ -371,16 +371,21 @@ class Number(Notation):
     as SymPy prints the Float (1.0 \\cdot 10^{-8})."""
 
     def __new__(cls, value, **kwargs):
-        return super().__new__(cls, Str(repr(float(value))), **kwargs)
+        whole = isinstance(value, int) and not isinstance(value, bool)     # an epoch count, a patience
+        return super().__new__(cls, Str(str(value) if whole else repr(float(value))), **kwargs)
+
+    def _number(self):
+        name = self.parts[0].name
+        return sp.Integer(name) if name.lstrip("-").isdigit() else sp.Float(name)
 
     def _latex(self, printer):
-        return printer._print(sp.Float(self.parts[0].name))
+        return printer._print(self._number())
 
     def text(self, printer):
         return self.parts[0].name
 
     def _mathml_presentation(self, printer):
-        return printer._print(sp.Float(self.parts[0].name))
+        return printer._print(self._number())
 
 
 class Text(Notation):

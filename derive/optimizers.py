@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from .clipping import with_clipping
 from .symbols import g, p, t
 
 # hyper-parameter symbols (runtime values of the generated kernels)
@@ -50,7 +51,7 @@ class Hyper:
 
     name: str
     default: object
-    kind: str = "float"              # "float" | "bool" | "pair"
+    kind: str = "float"              # "float" | "bool" | "pair" | "optional" (None: off, else > 0)
     symbols: tuple = ()              # the runtime symbols it sets (two for a pair)
     minimum: float | None = 0.0      # inclusive lower bound
     below: float | None = None       # exclusive upper bound
@@ -60,6 +61,13 @@ class Hyper:
         if self.kind == "bool":
             if not isinstance(value, bool):
                 raise ValueError(f"must be true or false, not {value!r}")
+            return value
+        if self.kind == "optional":
+            if value is None:
+                return None
+            value = self._number(value)
+            if value <= 0:
+                raise ValueError(f"must be > 0 (leave it out for none), not {value:g}")
             return value
         if self.kind == "pair":
             if not isinstance(value, (list, tuple)) or len(value) != 2:
@@ -98,6 +106,7 @@ class Optimizer:
     rule: Rule
     refusals: tuple = ()              # Refusal entries: cross-field rules on the hyper-parameters
     doc: str = ""
+    cycled: str | None = None         # the hyper-parameter one_cycle's cycle_momentum moves (torch's rule)
 
     @property
     def runtime_symbols(self):
@@ -109,6 +118,8 @@ class Optimizer:
         out = []
         for h in self.hyperparameters:
             v = values[h.name]
+            if h.kind == "optional" and v is None:
+                v = 0.0                   # off
             out.extend(v if h.kind == "pair" else [float(v)] if h.symbols else [])
         return out
 
@@ -206,7 +217,7 @@ class Refusal:
     def holds(self, values):
         """Whether the condition holds at a validated hyper-parameter dict."""
         subs = {s: (sp.true if values[s.name] else sp.false) if isinstance(values[s.name], bool)
-                else values[s.name] for s in self.when.free_symbols}
+                else 0 if values[s.name] is None else values[s.name] for s in self.when.free_symbols}
         return bool(self.when.subs(subs))
 
 
@@ -219,7 +230,7 @@ def _lr(default):
 
 
 OPTIMIZERS = {
-    opt.name: opt
+    opt.name: with_clipping(opt, Hyper, Refusal)   # every optimizer takes clip_grad_norm / _value
     for opt in (
         Optimizer(
             "sgd", "Stochastic gradient descent",
@@ -228,7 +239,7 @@ OPTIMIZERS = {
              Hyper("dampening", 0.0, symbols=(dampening,), minimum=None),
              Hyper("nesterov", False, kind="bool", symbols=(nesterov,)),
              Hyper("weight_decay", 0.0, symbols=(weight_decay,))),
-            _sgd_rule(), refusals=_SGD_REFUSALS,
+            _sgd_rule(), refusals=_SGD_REFUSALS, cycled="momentum",
             doc="torch.optim.SGD: weight decay added to the gradient; the momentum "
                 "buffer starts as the first gradient."),
         Optimizer(
@@ -238,7 +249,7 @@ OPTIMIZERS = {
              Hyper("eps", 1e-8, symbols=(eps,)),
              Hyper("weight_decay", 0.0, symbols=(weight_decay,)),
              Hyper("amsgrad", False, kind="bool", symbols=(amsgrad,))),
-            _adam_rule(),
+            _adam_rule(), cycled="betas",
             doc="torch.optim.Adam: weight decay added to the gradient (L2), bias-corrected moments."),
         Optimizer(
             "adamw", "AdamW",
@@ -247,7 +258,7 @@ OPTIMIZERS = {
              Hyper("eps", 1e-8, symbols=(eps,)),
              Hyper("weight_decay", 1e-2, symbols=(weight_decay,)),
              Hyper("amsgrad", False, kind="bool", symbols=(amsgrad,))),
-            _adam_rule(decoupled=True),
+            _adam_rule(decoupled=True), cycled="betas",
             doc="torch.optim.AdamW: decoupled weight decay (the parameter shrinks by "
                 "lr * weight_decay before the Adam step)."),
         Optimizer(
@@ -258,7 +269,7 @@ OPTIMIZERS = {
              Hyper("weight_decay", 0.0, symbols=(weight_decay,)),
              Hyper("momentum", 0.0, symbols=(momentum,)),
              Hyper("centered", False, kind="bool", symbols=(centered,))),
-            _rmsprop_rule(),
+            _rmsprop_rule(), cycled="momentum",
             doc="torch.optim.RMSprop: eps added outside the square root; centered subtracts "
                 "the squared running mean gradient."),
         Optimizer(

@@ -23,6 +23,17 @@ def numbered(line, number):
     return line + " " * max(2, WIDTH - len(line) - len(mark)) + mark
 
 
+def _cases(head, formula):
+    """head + formula as lines: a formula too long for a line is broken after each
+    case of a piecewise one ("{a if c; b otherwise}"), the cases aligned."""
+    if len(head) + len(formula) <= WIDTH or "; " not in formula:
+        return [head + formula]
+    pieces = formula.split("; ")
+    indent = " " * (len(head) + 1)
+    return [head + pieces[0] + ";"] + [indent + p + (";" if n < len(pieces) - 2 else "")
+                                       for n, p in enumerate(pieces[1:])]
+
+
 def _block(block):
     if isinstance(block, Para):
         return textwrap.fill("".join(_inline(x) for x in block.parts), WIDTH,
@@ -35,7 +46,7 @@ def _block(block):
                 lines.append("    " + row.lhs.text)
             for n, (op, rhs) in enumerate(row.rhs):
                 head = "    " + row.lhs.text if n == 0 else pad
-                lines.append(f"{head} {_OPS[op]} {rhs.text}")
+                lines.extend(_cases(f"{head} {_OPS[op]} ", rhs.text))
             if row.number is not None:
                 lines[-1] = numbered(lines[-1], row.number)
         return "\n".join(lines)

@@ -35,6 +35,10 @@ def row(lhs, *rhs, op="=", keys=()):
 
 def value_of(value):
     """A hyper-parameter's value as notation: true/false, a pair, a number."""
+    if value is None:
+        return Text("none")
+    if isinstance(value, str):
+        return Text(value)
     if isinstance(value, bool):
         return Text(str(value).lower())
     if isinstance(value, (tuple, list)):

@@ -7,6 +7,7 @@ from .notation import Partial, calligraphic, greek, letter, listing, relation, s
 from .optimizers import LEARNING_RATE, OPTIMIZERS
 from .optimizers import lr as LR
 from .section_context import note, row, rows, value_of
+from .section_schedule import clip_value_blocks, grad_norm_blocks, schedule_blocks
 from .symbols import p, t
 
 
@@ -39,6 +40,7 @@ def update_section(ctx):
                     "element ", ctx.show(p), " (an entry of some ", note(sup("W", L_)), " or ",
                     note(sup("b", L_)), ") with gradient ", note(gradient),
                     " from section 5, at step ", ctx.show(t), " = 1, 2, ...:"))]
+    blocks += clip_value_blocks(ctx, element) + grad_norm_blocks(ctx, scalars)
     if scalars:
         blocks.append(Para(("Once per step and parameter group:",)))
         blocks.append(rows(*(row(ctx.show(s), ctx.show(e), keys=(f"update.scalar.{s.name}",))
@@ -73,6 +75,7 @@ def update_section(ctx):
         source = "layer" if layer.learning_rate is not None else "optimizer"
         groups.append((str(layer.index), parameters, note(value_of(rate)), source))
     blocks.append(Table(("layer", "parameters", note(greek("eta")), "from"), tuple(groups)))
+    blocks += schedule_blocks(ctx)
     return Section("The update rule", tuple(blocks))
 
 

@@ -17,7 +17,9 @@ from .formula import parse_formula
 from .initializers import INITIALIZERS
 from .losses import LOSSES
 from .optimizers import OPTIMIZERS
-from .spec_types import DataSpec, FrozenParams, LayerSpec, LossSpec, OptimizerSpec, Spec, TrainingSpec
+from .schedules import SCHEDULES, check_cycled_momentum
+from .spec_types import (DataSpec, FrozenParams, LayerSpec, LossSpec, OptimizerSpec, ScheduleSpec, Spec,
+                         TrainingSpec)
 
 DTYPES = ("float32", "float64")
 INIT_SCHEMES = tuple(INITIALIZERS)
@@ -25,11 +27,12 @@ FORMULA_INIT = "xavier_uniform"        # default init of a layer with a formula 
 DATA_SUFFIXES = (".npz", ".csv")
 SEED_MAX = 2 ** 32 - 1                 # numpy / numba seeds are uint32
 
-TOP_KEYS = ("name", "inputs", "dtype", "layers", "loss", "optimizer", "training", "data")
+TOP_KEYS = ("name", "inputs", "dtype", "layers", "loss", "optimizer", "schedule", "training", "data")
 TOP_REQUIRED = ("name", "inputs", "layers", "loss", "optimizer")
 LAYER_KEYS = ("units", "activation", "learning_rate", "init")
 LOSS_KEYS = ("kind", "formula")
-TRAINING_KEYS = ("batch_size", "epochs", "shuffle", "seed", "target_loss", "patience")
+TRAINING_KEYS = ("batch_size", "epochs", "shuffle", "seed", "target_loss", "patience", "min_delta",
+                 "restore_best")
 DATA_KEYS = ("source", "test_fraction")
 
 
@@ -128,10 +131,13 @@ class Validator:
         loss = self.loss(d["loss"], layers)
         optimizer = self.optimizer(d["optimizer"])
         training = self.training(d.get("training", {}))
+        schedule = d.get("schedule")
+        schedule = None if schedule is None else self.schedule(schedule, len(layers), optimizer)
         data = d.get("data")
         data = None if data is None else self.data(data)
         return Spec(name=name, inputs=inputs, dtype=dtype, layers=layers, loss=loss,
-                    optimizer=optimizer, training=training, data=data, path=self.path)
+                    optimizer=optimizer, training=training, data=data, schedule=schedule,
+                    path=self.path)
 
     def name(self, value):
         self.string(value, "name")
@@ -277,7 +283,42 @@ class Validator:
             values["target_loss"] = self.real(d["target_loss"], "training.target_loss", minimum=0.0)
         if d.get("patience") is not None:
             values["patience"] = self.integer(d["patience"], "training.patience", minimum=1)
+        if d.get("min_delta") is not None:
+            values["min_delta"] = self.real(d["min_delta"], "training.min_delta", minimum=0.0)
+        if d.get("restore_best") is not None:
+            values["restore_best"] = self.boolean(d["restore_best"], "training.restore_best")
         return TrainingSpec(**{**t.__dict__, **values})
+
+    def schedule(self, d, n_layers, optimizer):
+        self.table(d, "schedule", hint="; write [schedule] with kind = \"...\""
+                   if isinstance(d, str) else "")
+        if "kind" not in d:
+            raise self.error(f"required key is missing (one of {', '.join(SCHEDULES)})", "schedule.kind")
+        kind = self.string(d["kind"], "schedule.kind")
+        entry = SCHEDULES.get(kind)
+        if entry is None:
+            raise self.error(f"unknown schedule {kind!r}{_suggest(kind, SCHEDULES)} "
+                             f"(built-ins: {', '.join(SCHEDULES)})", "schedule.kind")
+        params = {p.name: p for p in entry.params}
+        self.keys(d, ("kind", *params), "schedule")
+        values = {}
+        for name, param in params.items():
+            value = d.get(name)
+            if value is None:
+                if param.default is None:
+                    raise self.error(f"required key is missing ({entry.torch} needs it)", f"schedule.{name}")
+                value = param.default
+            try:
+                values[name] = param.validate(_plain(value), n_layers)
+            except ValueError as e:
+                raise self.error(str(e), f"schedule.{name}") from None
+        try:
+            check_cycled_momentum(values, OPTIMIZERS[optimizer.kind].cycled)
+        except ValueError as e:
+            raise self.error(f"{optimizer.kind} {e}", "schedule.cycle_momentum") from None
+        if kind == "one_cycle" and values["base_momentum"] > values["max_momentum"]:
+            raise self.error("must be <= max_momentum", "schedule.base_momentum")
+        return ScheduleSpec(kind=kind, params=FrozenParams(values))
 
     def data(self, d):
         self.table(d, "data")

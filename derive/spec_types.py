@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 
 from .losses import LOSSES
 
-__all__ = ["FrozenParams", "LayerSpec", "LossSpec", "OptimizerSpec", "TrainingSpec", "DataSpec", "Spec"]
+__all__ = ["FrozenParams", "LayerSpec", "LossSpec", "OptimizerSpec", "ScheduleSpec", "TrainingSpec",
+           "DataSpec", "Spec"]
 
 
 class FrozenParams(Mapping):
@@ -73,6 +74,16 @@ class OptimizerSpec:
 
 
 @dataclass(frozen=True)
+class ScheduleSpec:
+    kind: str                        # a SCHEDULES name
+    params: Mapping = field(default_factory=FrozenParams)   # every parameter, defaults filled
+
+    def __post_init__(self):
+        if not isinstance(self.params, FrozenParams):
+            object.__setattr__(self, "params", FrozenParams(self.params))
+
+
+@dataclass(frozen=True)
 class TrainingSpec:
     batch_size: int = 32
     epochs: int = 20
@@ -80,6 +91,8 @@ class TrainingSpec:
     seed: int = 0
     target_loss: float | None = None
     patience: int | None = None
+    min_delta: float = 0.0
+    restore_best: bool = False
 
 
 @dataclass(frozen=True)
@@ -98,6 +111,7 @@ class Spec:
     optimizer: OptimizerSpec
     training: TrainingSpec = field(default_factory=TrainingSpec)
     data: DataSpec | None = None
+    schedule: ScheduleSpec | None = None
     path: str | None = field(default=None, compare=False)   # the TOML file, if loaded from one
 
     @property
@@ -132,7 +146,9 @@ class Spec:
         """The canonical spec: plain, JSON-serialisable, every default filled, fixed key order.
 
         Optional keys whose value is None (a layer's learning_rate, target_loss,
-        patience, data) are left out. `load_spec(spec.to_dict()) == spec`.
+        patience, clipping, data, schedule) are left out, and so are min_delta and
+        restore_best at their defaults (a spec without them keeps its digest).
+        `load_spec(spec.to_dict()) == spec`.
         """
         layers = []
         for layer in self.layers:
@@ -144,13 +160,18 @@ class Spec:
         loss = {"kind": self.loss.kind} if self.loss.kind is not None else {"formula": self.loss.formula}
         optimizer = {"kind": self.optimizer.kind}
         for key, value in self.optimizer.params.items():
-            optimizer[key] = list(value) if isinstance(value, tuple) else value
+            if value is not None:
+                optimizer[key] = list(value) if isinstance(value, tuple) else value
         t = self.training
         training = {"batch_size": t.batch_size, "epochs": t.epochs, "shuffle": t.shuffle, "seed": t.seed}
         if t.target_loss is not None:
             training["target_loss"] = t.target_loss
         if t.patience is not None:
             training["patience"] = t.patience
+        if t.min_delta != 0.0:
+            training["min_delta"] = t.min_delta
+        if t.restore_best:
+            training["restore_best"] = True
         out = {
             "name": self.name,
             "inputs": self.inputs,
@@ -160,6 +181,9 @@ class Spec:
             "optimizer": optimizer,
             "training": training,
         }
+        if self.schedule is not None:
+            out["schedule"] = {"kind": self.schedule.kind} | {
+                k: list(v) if isinstance(v, tuple) else v for k, v in self.schedule.params.items()}
         if self.data is not None:
             out["data"] = {"source": self.data.source, "test_fraction": self.data.test_fraction}
         return out

@@ -57,14 +57,29 @@ def _finite(values):
 # --------------------------------------------------------------------------- the charts
 
 def performance_figure(data):
-    """Loss (and accuracy, when classifying) per epoch, training and validation."""
+    """Loss (and accuracy, when classifying) per epoch, training and validation; and
+    each layer's learning rate per epoch when a schedule moved it."""
     epochs = data["epochs"]
     panels = [("loss", "val_loss", "loss")]
     if data.get("accuracy"):
         panels.append(("accuracy", "val_accuracy", "accuracy"))
-    fig = _figure(4.2 * len(panels) + 0.4, 3.3)
+    rates = data.get("learning_rate") or []
+    scheduled = len({tuple(r) for r in rates}) > 1
+    count = len(panels) + scheduled
+    fig = _figure(4.2 * count + 0.4, 3.3)
+    if scheduled:
+        ax = fig.add_subplot(1, count, count)
+        for layer in range(len(rates[0])):
+            ax.plot(epochs[:len(rates)], [r[layer] for r in rates], marker="o", markersize=3,
+                    label=f"layer {layer + 1}", gid=f"performance-learning_rate-{layer + 1}")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("learning rate")
+        ax.set_title("learning rate per epoch")
+        ax.grid(alpha=0.3)
+        ax.legend()
+        _integer_epochs(ax)
     for n, (train, val, label) in enumerate(panels, start=1):
-        ax = fig.add_subplot(1, len(panels), n)
+        ax = fig.add_subplot(1, count, n)
         ax.plot(epochs, _finite(data[train]), color=_TRAIN, marker="o", markersize=3,
                 label="training", gid=f"performance-{train}")
         if data.get(val):
@@ -137,8 +152,8 @@ def optimizers_figure(data):
 
 def learning_rates_figure(data):
     """Radar charts over the parameters (W1, b1, W2, ...): each one's learning rate (its
-    layer's parameter group) and, beside it, the norm of its gradient at the end of
-    training."""
+    layer's parameter group) at the last epoch, and at the first, dashed, when a
+    schedule moved it; beside it, the norm of its gradient at the end of training."""
     names = data["parameters"]
     count = len(names)
     angles = [2 * math.pi * n / count for n in range(count)]
@@ -152,8 +167,15 @@ def learning_rates_figure(data):
         ax.set_theta_direction(-1)                  # then clockwise
         values = _finite(data[key])
         ax.plot(closed, values + values[:1], color=color, marker="o", markersize=4,
-                gid=f"learning_rates-{key}")
+                gid=f"learning_rates-{key}", label="last epoch")
         ax.fill(closed, values + values[:1], color=color, alpha=0.15)
+        start = data.get(f"{key}_start")
+        if start is not None and start != data[key]:
+            first = _finite(start)
+            ax.plot(closed, first + first[:1], color=color, linestyle="--", linewidth=1,
+                    gid=f"learning_rates-{key}-start", label="first epoch")
+            ax.legend(loc="lower right", fontsize=7)
+            values = values + first
         ax.set_xticks(angles)
         ax.set_xticklabels(names)
         top = max([v for v in values if math.isfinite(v)] or [1.0])
@@ -222,7 +244,8 @@ def performance_data(history):
     return {"epochs": list(range(1, n + 1)), "loss": list(history["loss"]),
             "accuracy": list(history.get("accuracy") or []),
             "val_loss": list(history.get("val_loss") or []),
-            "val_accuracy": list(history.get("val_accuracy") or [])}
+            "val_accuracy": list(history.get("val_accuracy") or []),
+            "learning_rate": [list(r) for r in history.get("learning_rate") or []]}
 
 
 def history_png(history, path):

@@ -285,12 +285,15 @@ def build(spec, data=None, optimizers=None, epochs=None, generated_dir="generate
 
     # 4. learning rates and gradient norms per parameter
     value, grads = module.loss_and_grad(trainer.params, X_train, y_train)
-    names, rates, norms = [], [], []
+    names, rates, starts, norms = [], [], [], []
+    per_epoch = history.get("learning_rate") or []
     for n, name in enumerate(module.PARAM_NAMES):
         layer = spec.layers[n // 2]
         names.append(name)
-        rates.append(float(layer.learning_rate if layer.learning_rate is not None
-                           else spec.optimizer.learning_rate))
+        own = float(layer.learning_rate if layer.learning_rate is not None else spec.optimizer.learning_rate)
+        # the rate the schedule gave its group in the last and the first epoch (without one: its own)
+        rates.append(float(per_epoch[-1][n // 2]) if per_epoch else own)
+        starts.append(float(per_epoch[0][n // 2]) if per_epoch else own)
         with np.errstate(all="ignore"):
             norms.append(float(np.linalg.norm(np.asarray(grads[n], dtype=np.float64))))
 
@@ -300,7 +303,8 @@ def build(spec, data=None, optimizers=None, epochs=None, generated_dir="generate
         "optimizers": {"variants": runs, "epochs": epochs or spec.training.epochs,
                        "seed": seed},
         "learning_rates": {"parameters": names, "layers": [n // 2 + 1 for n in range(len(names))],
-                           "learning_rate": rates, "grad_norm": norms, "loss": float(value)},
+                           "learning_rate": rates, "learning_rate_start": starts, "grad_norm": norms,
+                           "loss": float(value)},
     }
     meta = {
         "name": spec.name, "spec_path": spec.path, "source": source, "version": VERSION,

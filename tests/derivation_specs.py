@@ -29,3 +29,26 @@ SPECS = {
     "adagrad": spec("g", ["relu", "sigmoid"], [5, 1], {"kind": "binary_cross_entropy"},
                     {"kind": "adagrad", "lr_decay": 0.01, "initial_accumulator_value": 0.1}),
 }
+
+
+def _scheduled(schedule, optimizer):
+    out = spec("sched", ["tanh", "softmax"], [6, 3], {"kind": "cross_entropy"}, optimizer,
+               l1={"learning_rate": 0.05})
+    return out | {"schedule": schedule}
+
+
+# every schedule, and both kinds of clipping, through every renderer and pdflatex
+SPECS.update({
+    "schedule_step_clip_norm": _scheduled({"kind": "step", "step_size": 3},
+                                          {"kind": "sgd", "momentum": 0.9, "clip_grad_norm": 1.0}),
+    "schedule_multistep_clip_value": _scheduled({"kind": "multistep", "milestones": [2, 5]},
+                                                {"kind": "adam", "clip_grad_value": 0.5}),
+    "schedule_exponential": _scheduled({"kind": "exponential", "gamma": 0.9}, {"kind": "sgd"}),
+    "schedule_cosine": _scheduled({"kind": "cosine", "T_max": 10, "eta_min": 0.001}, {"kind": "rmsprop"}),
+    "schedule_linear": _scheduled({"kind": "linear"}, {"kind": "adagrad"}),
+    "schedule_one_cycle_three_phase": _scheduled(
+        {"kind": "one_cycle", "max_lr": [0.1, 0.2], "three_phase": True, "anneal_strategy": "linear"},
+        {"kind": "adamw", "clip_grad_norm": 2.0}),
+    "schedule_plateau": _scheduled({"kind": "plateau", "mode": "max", "threshold_mode": "abs"},
+                                   {"kind": "sgd", "momentum": 0.5}),
+})

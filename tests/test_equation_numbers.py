@@ -24,8 +24,9 @@ def _rows(d):
 def test_every_key_of_a_three_layer_spec():
     d = derive(THREE_LAYERS)
     layers = [f"layer{l}.{what}" for l in (1, 2, 3) for what in ("z", "a", "matrix", "derivative", "dW", "db")]
-    # Adam with L2 weight decay: g <- g + λθ, m, v, θ (amsgrad's v_max is an identity here)
-    update = ["update.0", "update.1", "update.2", "update.4"]
+    # Adam with L2 weight decay: g <- g + λθ, m, v, θ (amsgrad's v_max is an identity here);
+    # rows 0 and 1 of every rule are clipping's, not shown without it
+    update = ["update.2", "update.3", "update.4", "update.6"]
     scalars = ["update.scalar.bias_correction1", "update.scalar.bias_correction2", "update.scalar.step_size"]
     expected = set(layers) | {"layer1.delta", "layer2.delta", "loss.term", "loss.mean", "loss.stable",
                               "loss.lse", "output.delta"} | set(update) | set(scalars)
@@ -42,7 +43,7 @@ def test_numbers_increase_in_document_order():
              "loss.term", "loss.mean", "loss.stable", "loss.lse", "layer1.derivative",
              "layer3.derivative", "output.delta", "layer2.delta", "layer1.delta", "layer1.dW",
              "layer1.db", "layer3.db", "update.scalar.bias_correction1", "update.scalar.step_size",
-             "update.0", "update.4"]
+             "update.2", "update.6"]
     numbers = derive(THREE_LAYERS).equations
     assert [numbers[k] for k in order] == sorted(numbers[k] for k in order)
 
@@ -73,8 +74,24 @@ def test_layers_sharing_an_activation_share_its_derivative():
                     {"kind": "sgd"}))
     assert d.equations["layer1.derivative"] == d.equations["layer3.derivative"]
     assert d.equations["layer2.derivative"] != d.equations["layer1.derivative"]
-    assert "update.3" in d.equations and "update.1" not in d.equations   # plain SGD: θ <- θ - ηg
+    assert "update.5" in d.equations and "update.3" not in d.equations   # plain SGD: θ <- θ - ηg
     assert "loss.stable" not in d.equations and "layer4.delta" not in d.equations
+
+
+def test_clipping_and_the_schedule_have_their_keys():
+    norm = derive(spec("clipped", ["tanh", "softmax"], [4, 3], {"kind": "cross_entropy"},
+                       {"kind": "sgd", "clip_grad_norm": 1.0}) | {"schedule": {"kind": "cosine", "T_max": 5}})
+    keys = norm.equations
+    assert {"update.grad_norm", "update.scalar.clip_coef", "update.1", "schedule.rate"} <= set(keys)
+    assert keys["update.grad_norm"] < keys["update.scalar.clip_coef"] < keys["update.1"] < keys["schedule.rate"]
+    assert "update.0" not in keys
+    value = derive(spec("clamped", ["tanh", "softmax"], [4, 3], {"kind": "cross_entropy"},
+                        {"kind": "adam", "clip_grad_value": 0.5}) | {"schedule": {"kind": "plateau"}})
+    assert {"update.0", "schedule.reduced"} <= set(value.equations)
+    assert not {"update.1", "update.grad_norm", "schedule.rate"} & set(value.equations)
+    cycle = derive(spec("cycle", ["tanh", "softmax"], [4, 3], {"kind": "cross_entropy"},
+                        {"kind": "adam"}) | {"schedule": {"kind": "one_cycle", "max_lr": 0.1}})
+    assert {"schedule.rate", "schedule.momentum"} <= set(cycle.equations)
 
 
 def test_same_structure_same_keys_and_numbers():

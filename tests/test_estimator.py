@@ -108,7 +108,7 @@ def test_parameters_are_the_settings_with_the_spec_defaults(modules, kind):
     kinds = {p.kind for name, p in signature.parameters.items() if name != "self"}
     assert kinds == {inspect.Parameter.KEYWORD_ONLY}      # explicit: get_params introspects it
     params = mod.Estimator().get_params()
-    assert set(params) == {"hidden_units"} | set(mod.HYPER_RULES) | set(TRAINING_TYPES)
+    assert set(params) == {"hidden_units", "warm_start"} | set(mod.HYPER_RULES) | set(TRAINING_TYPES)
     spec = SPECS[kind]
     assert params["hidden_units"] == tuple(l["units"] for l in spec["layers"][:-1])
     assert params["learning_rate"] == spec["optimizer"]["learning_rate"]
@@ -122,8 +122,10 @@ def test_sgd_module_parameters():
     params = digits_mlp.Estimator().get_params()
     assert params == {"hidden_units": (32,), "learning_rate": 0.005, "momentum": 0.9,
                       "dampening": 0.0, "nesterov": False, "weight_decay": 0.0,
+                      "clip_grad_norm": None, "clip_grad_value": None,
                       "batch_size": 32, "epochs": 30, "shuffle": True, "seed": 0,
-                      "target_loss": None, "patience": None}
+                      "target_loss": None, "patience": None, "min_delta": 0.0,
+                      "restore_best": False, "warm_start": False}
 
 
 def test_params_are_stored_unvalidated_and_checked_by_fit(clf):

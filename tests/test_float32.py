@@ -35,6 +35,8 @@ _STEP_SCALARS = {
     "bias_correction2_", "step_size_", "reciprocal1_",
     "alpha_", "centered_",                                                  # rmsprop
     "lr_decay_", "clr_",                                                    # adagrad
+    "clip_grad_norm_", "clip_grad_value_", "clip_coef_", "grad_norm",       # clipping (grad_norm: ||g||)
+    "binop_truediv",                                                        # clip_coef_ = ... / (grad_norm + eps)
     "binop_pow", "binop_add", "binop_sub", "binop_mul", "call",             # their arithmetic
 }
 # variables allowed to be float64 in a float32 module, by kernel
@@ -47,12 +49,16 @@ ALLOWED = {
     # (unpack_sequence: the loss taken from _loss_delta's (loss, hits) tuple)
     "_loss_only": {"value", "call", "return_value"}, "_loss_and_grad": {"value", "unpack_sequence", "return_value"},
     "_update": _STEP_SCALARS, "_update_any": _STEP_SCALARS,
-    "_epoch": {"batch_loss", "unpack_sequence"},    # from _loss_delta, stored in the float64 losses
+    "_epoch": {"batch_loss", "unpack_sequence",     # from _loss_delta, stored in the float64 losses
+               # ||g|| for clip_grad_norm, in double from _grad_sumsq, tested on the float64 hypers
+               "grad_norm", "call", "binary_subscr"},
+    # ||g||**2 accumulates in double, as the batch loss does
+    "_grad_sumsq": {"total", "binop_iadd", "return_value"},
     # each thread's share of the batch loss (part, from _loss_delta) and its hits go
     # through the float64 `shared` array; batch_loss and batch_hits are their sums
     # over the threads, stored in the float64 losses and the int64 correct
     "_epoch_threads": {"batch_loss", "batch_hits", "part", "unpack_sequence", "binary_subscr",
-                       "binop_iadd"},
+                       "binop_iadd", "grad_norm", "total", "call"},
 }
 # the optimizer kernels: no float64 at or after the per-element loop's `for` line
 _ELEMENT_LOOP_KERNELS = ("_update", "_update_any")

@@ -124,7 +124,8 @@ def test_digest_stable_and_sensitive():
 def test_sgd_defaults():
     opt = load_spec(MINIMAL).optimizer
     assert dict(opt.params) == {"learning_rate": 1e-3, "momentum": 0.0, "dampening": 0.0,
-                                "nesterov": False, "weight_decay": 0.0}
+                                "nesterov": False, "weight_decay": 0.0,
+                                "clip_grad_norm": None, "clip_grad_value": None}
 
 
 def test_adam_defaults():
@@ -132,7 +133,8 @@ def test_adam_defaults():
     d["optimizer"] = {"kind": "adam", "learning_rate": 0.01}
     opt = load_spec(d).optimizer
     assert opt == OptimizerSpec("adam", {"learning_rate": 0.01, "betas": (0.9, 0.999),
-                                         "eps": 1e-8, "weight_decay": 0.0, "amsgrad": False})
+                                         "eps": 1e-8, "weight_decay": 0.0, "amsgrad": False,
+                                         "clip_grad_norm": None, "clip_grad_value": None})
     assert opt.params["betas"] == (0.9, 0.999)
     assert opt.params["eps"] == 1e-8
 

@@ -9,13 +9,14 @@ standard library (tqdm when installed, for progress bars).
     validation      input checks (ValueError before any compiled code runs)
     model           a generated module's description (Model, Kernels) and its API
     trainer         the Trainer: the training loop, prediction, scoring, checkpoints
+    schedule        the learning-rate schedule's state (the rates are the module's)
     checkpoint      saving and loading trainers
     estimator       scikit-learn's estimator protocol (Classifier, Regressor)
     history         History and its notebook rendering
     progress        progress bars, and Ctrl-C between an epoch's compiled calls
     files           atomic file writes
 """
-VERSION = "2"     # what generated modules are generated for; bumped when their contract with it changes
+VERSION = "3"     # what generated modules are generated for; bumped when their contract with it changes
 
 __all__ = ["VERSION", "require", "Model", "Kernels", "Trainer", "DivergenceError", "History",
            "Classifier", "Regressor", "NotFittedError"]

@@ -1,5 +1,5 @@
-"""Checkpoints: a trainer's parameters, optimizer state, step count, RNG state and
-history in one .npz file, written atomically; a file that is not a whole
+"""Checkpoints: a trainer's parameters, optimizer state, step count, RNG state,
+schedule state and history in one .npz file, written atomically; a file that is not a whole
 checkpoint of the same spec is refused with ValueError naming it."""
 import json
 import os
@@ -9,7 +9,8 @@ import numpy as np
 
 from .files import write_atomic
 
-VERSION = 1
+VERSION = 2                 # 2 adds the schedule's state
+READS = (1, 2)              # a version-1 checkpoint resumes with the schedule at its start
 
 
 def save(trainer, path):
@@ -21,7 +22,8 @@ def save(trainer, path):
         arrays.update({f"state_{name}_{i}": s for i, s in enumerate(trainer.state[name])})
     meta = {"checkpoint_version": VERSION, "name": model.name, "spec_digest": model.spec_digest,
             "t": trainer.t, "seed": trainer.seed, "hyper": trainer.hyper, "training": trainer.training,
-            "rng": trainer._rng.bit_generator.state, "history": trainer.history.as_dict()}
+            "rng": trainer._rng.bit_generator.state, "history": trainer.history.as_dict(),
+            "schedule": trainer.schedule.as_dict()}
     arrays["meta"] = np.array(json.dumps(meta))
 
     def write(tmp):
@@ -47,9 +49,9 @@ def read(model, path):
                 raise _Refused(f"checkpoint of spec {meta.get('name')!r} (digest "
                                f"{str(meta.get('spec_digest'))[:12]}), not of this module's spec "
                                f"{model.name!r} (digest {model.spec_digest[:12]})")
-            if meta.get("checkpoint_version") != VERSION:
+            if meta.get("checkpoint_version") not in READS:
                 raise _Refused(f"checkpoint version {meta.get('checkpoint_version')} is not "
-                               f"supported (this module reads {VERSION})")
+                               f"supported (this module reads {', '.join(map(str, READS))})")
             params = [data[f"param_{i}"] for i in range(len(model.param_names))]
             states = {name: [np.array(data[f"state_{name}_{i}"], dtype=model.dtype)
                              for i in range(len(model.param_names))] for name in model.state_names}

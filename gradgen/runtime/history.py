@@ -10,14 +10,29 @@ class History:
 
     def __init__(self):
         self.loss, self.accuracy, self.val_loss, self.val_accuracy = [], [], [], []
+        self.learning_rate = []       # per epoch: each parameter group's (layer's) rate, at its first batch
         self.epochs_run = 0
         self.stopped_early = False
         self.stop_reason = None
+        self.best_epoch = None        # the epoch (from 1) of lowest validation loss (training loss without)
+        self.restored = False         # restore_best put that epoch's parameters back
 
     def as_dict(self):
         return {"loss": self.loss, "accuracy": self.accuracy, "val_loss": self.val_loss,
-                "val_accuracy": self.val_accuracy, "epochs_run": self.epochs_run,
-                "stopped_early": self.stopped_early, "stop_reason": self.stop_reason}
+                "val_accuracy": self.val_accuracy, "learning_rate": self.learning_rate,
+                "epochs_run": self.epochs_run, "stopped_early": self.stopped_early,
+                "stop_reason": self.stop_reason, "best_epoch": self.best_epoch,
+                "restored": self.restored}
+
+    def epoch_logs(self, i):
+        """Epoch i's (from 0) metrics: loss, accuracy, val_loss, val_accuracy, learning_rate
+        (the first group's) and learning_rates (every group's), those it has."""
+        logs = {name: getattr(self, name)[i] for name in ("loss", "accuracy", "val_loss", "val_accuracy")
+                if len(getattr(self, name)) > i}
+        if len(self.learning_rate) > i:
+            logs["learning_rate"] = self.learning_rate[i][0]
+            logs["learning_rates"] = list(self.learning_rate[i])
+        return logs
 
     @classmethod
     def from_dict(cls, data):
@@ -29,7 +44,8 @@ class History:
     def __repr__(self):
         last = f", loss={self.loss[-1]:.6g}" if self.loss else ""
         why = f", stopped early: {self.stop_reason}" if self.stopped_early else ""
-        return f"History(epochs_run={self.epochs_run}{last}{why})"
+        best = f", best_epoch={self.best_epoch}" if self.best_epoch is not None else ""
+        return f"History(epochs_run={self.epochs_run}{last}{best}{why})"
 
     # -- Jupyter: a table of the per-epoch metrics beside a plot of them (inline SVG,
     #    drawn from the numbers: no plotting library)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import validation
+from .schedule import ScheduleRule
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ class Model:
     keeps_z: list                     # per layer: whether the epoch keeps Z (the backward pass reads it)
     kernels: Kernels = field(repr=False)
     check_settings: object = None     # hyper dict -> None, or raises ValueError (cross-field rules)
+    schedule: ScheduleRule | None = None   # the [schedule], None without one
 
     @classmethod
     def from_namespace(cls, names):
@@ -63,7 +65,8 @@ class Model:
                    hyper_order=names["HYPER_ORDER"], hyper_rules=names["HYPER_RULES"],
                    state_names=names["STATE_NAMES"], state_initial=names["STATE_INITIAL"],
                    training=names["TRAINING"], keeps_z=names["KEEPS_Z"], kernels=kernels,
-                   check_settings=names.get("_check_settings"))
+                   check_settings=names.get("_check_settings"),
+                   schedule=ScheduleRule.from_namespace(names))
 
     @property
     def n_layers(self):

@@ -1,7 +1,8 @@
 """The Trainer every generated module binds to its kernels: the training loop
-(batches, shuffling, threads, validation, early stopping, progress, Ctrl-C,
-divergence), prediction, scoring and checkpoints. A generated module subclasses
-it with its Model:  class Trainer(runtime.Trainer): model = MODEL."""
+(batches, shuffling, threads, the schedule, validation, early stopping, best
+weights, callbacks, progress, Ctrl-C, divergence), prediction, scoring and
+checkpoints. A generated module subclasses it with its Model:
+class Trainer(runtime.Trainer): model = MODEL."""
 import difflib
 import math
 import time
@@ -11,6 +12,7 @@ import numpy as np
 from . import checkpoint, threads, validation
 from .history import History
 from .progress import DeferredInterrupt, progress_bar
+from .schedule import ScheduleState
 from .workspace import EpochWork
 
 # shuffled rows are gathered in chunks of about this many bytes of X, then trained on
@@ -18,6 +20,23 @@ GATHER_BYTES = 1 << 21
 # an epoch runs as compiled calls of about this many seconds each (sized from the
 # last call's time per batch): between two, fit shows progress and takes Ctrl-C
 CALL_SECONDS = 0.25
+
+
+def _name(callback):
+    return getattr(callback, "__qualname__", None) or type(callback).__name__
+
+
+def _check_callbacks(callbacks):
+    """A list of callables (None: none); TypeError naming the first that is not."""
+    if callbacks is None:
+        return []
+    if callable(callbacks):
+        callbacks = [callbacks]
+    callbacks = list(callbacks)
+    for n, callback in enumerate(callbacks):
+        if not callable(callback):
+            raise TypeError(f"callbacks[{n}] is {callback!r}, not a callable(trainer, epoch, logs)")
+    return callbacks
 
 
 class EpochAbandoned(Exception):
@@ -55,6 +74,7 @@ class Trainer:
                                           if name in model.state_initial else 0) for p in self.params]
                       for name in model.state_names}
         self.t = 0
+        self.schedule = ScheduleState(model.schedule)
         self.history = History()
         self._rng = np.random.default_rng(seed)
         self._pace = {}           # (batch size, threads) -> seconds per batch of the last call
@@ -68,7 +88,7 @@ class Trainer:
         values = []
         for name in self.model.hyper_order:
             value = self.hyper[name]
-            values.extend(value if isinstance(value, tuple) else [float(value)])
+            values.extend(value if isinstance(value, tuple) else [0.0 if value is None else float(value)])
         return np.array(values, dtype=np.float64)
 
     def _work(self, X, Y):
@@ -80,9 +100,11 @@ class Trainer:
                                                 model.keeps_z, model.dtype)
         return work
 
-    def _run(self, X, Y, order, batch_size, between=None):
+    def _run(self, X, Y, order, batch_size, between=None, batches_per_epoch=None):
         """Run the compiled epoch over the rows `order` of X, Y; returns (per-batch
-        losses, per-batch correct predictions, batch sizes). The batches go in calls
+        losses, per-batch correct predictions, batch sizes, the groups' rates at the
+        first batch). The schedule sets the rates (batches_per_epoch: one_cycle's, on
+        its first use; default this call's batches). The batches go in calls
         of about CALL_SECONDS each; between two, between(batches done, batches) is
         asked whether to stop, and a True raises EpochAbandoned with the trainer's
         parameters, states and step count untouched."""
@@ -93,8 +115,10 @@ class Trainer:
         correct = np.zeros(n_batches, dtype=np.int64)
         sequential = n == X.shape[0] and bool(np.array_equal(order, np.arange(n)))
         work = self._work(X, Y)
-        hypers, lrs = self._hyper_vector(), self._learning_rates()
-        any_case = None if kernels.spec_case(hypers) else True      # which update the epoch compiles
+        lrs, hypers = self.schedule.tables(self._learning_rates(), self._hyper_vector(), self.t, n_batches,
+                                           self.training["epochs"], batches_per_epoch or n_batches)
+        # which update the epoch compiles: the specialised one if every batch's settings are the spec's case
+        any_case = None if all(kernels.spec_case(h) for h in np.unique(hypers, axis=0)) else True
         full = n // batch_size * batch_size
         # rows per call at most: shuffled ones are gathered chunk by chunk
         most = full if sequential else batch_size * max(1, GATHER_BYTES // (batch_size * X[:1].nbytes))
@@ -124,7 +148,8 @@ class Trainer:
                 if ask and made and between is not None and between(first, n_batches):
                     raise EpochAbandoned
                 Xs, Ys = (X[lo:hi], Y[lo:hi]) if sequential else work.gather(X, Y, order[lo:hi])
-                settings = (Xs, Ys, rows, lrs, hypers, t, losses[first:], correct[first:], any_case)
+                rates, settings_ = (lrs, hypers) if lrs.shape[0] == 1 else (lrs[first:], hypers[first:])
+                settings = (Xs, Ys, rows, rates, settings_, t, losses[first:], correct[first:], any_case)
                 started = time.perf_counter()
                 if nth > 1:
                     ran, t, status, flipped = threads.run_threads(kernels.epoch_threads, min(nth, rows),
@@ -165,7 +190,7 @@ class Trainer:
             raise DivergenceError(f"step {self.t + 1} (batch {done + 1} of the epoch) made the "
                                   "parameters non-finite; it was undone, the parameters of the "
                                   "last finite step are kept. Try a smaller learning rate.")
-        return losses, correct, sizes
+        return losses, correct, sizes, [float(r) for r in lrs[0]]
 
     def _data(self, X, y):
         return self.model.inputs(self.params, X, y)
@@ -174,23 +199,33 @@ class Trainer:
     def step(self, X, y):
         """One optimizer step on exactly this batch; returns its loss before the step."""
         X, Y = self._data(X, y)
-        losses, _, _ = self._run(X, Y, np.arange(X.shape[0], dtype=np.int64), X.shape[0])
+        losses, _, _, _ = self._run(X, Y, np.arange(X.shape[0], dtype=np.int64), X.shape[0])
         return float(losses[0])
 
     def fit(self, X, y, epochs=None, batch_size=None, shuffle=None, validation_data=None,
-            target_loss=None, progress=None, patience=None):
-        """Train for `epochs` epochs (defaults from the spec's [training]); returns History."""
+            target_loss=None, progress=None, patience=None, callbacks=None, min_delta=None,
+            restore_best=None):
+        """Train for `epochs` epochs (defaults from the spec's [training]); returns History.
+
+        After every epoch: the schedule steps, then each callback(trainer, epoch, logs)
+        is called (epoch counted from 1, logs the epoch's metrics); one returning True
+        stops training, one raising leaves the trainer at that epoch and propagates.
+        restore_best ends with the parameters of the epoch of lowest validation loss
+        (training loss without validation data), whatever stopped training."""
         model = self.model
         cfg = dict(self.training)
         for key, value in (("epochs", epochs), ("batch_size", batch_size), ("shuffle", shuffle),
-                           ("target_loss", target_loss), ("patience", patience)):
+                           ("target_loss", target_loss), ("patience", patience),
+                           ("min_delta", min_delta), ("restore_best", restore_best)):
             if value is not None:
                 cfg[key] = validation.check_training(key, value)
+        callbacks = _check_callbacks(callbacks)
         X, Y = self._data(X, y)
         if validation_data is not None:
             Xv, Yv = self._data(*validation_data)
         history = self.history = History()
-        best, since_best = math.inf, 0
+        best, since_best = math.inf, 0               # patience's best (improvements beyond min_delta)
+        lowest, kept = math.inf, None                # the lowest watched loss and its parameters
         bar = progress_bar(cfg["epochs"], progress, model.name)
         interrupted = DeferredInterrupt()
         try:
@@ -209,7 +244,7 @@ class Trainer:
                             f", loss {history.loss[-1]:.4g}" if history.loss else ""))
                     return bool(interrupted)
                 try:
-                    losses, correct, sizes = self._run(X, Y, order, cfg["batch_size"], between)
+                    losses, correct, sizes, rates = self._run(X, Y, order, cfg["batch_size"], between)
                 except DivergenceError as err:
                     history.stopped_early, history.stop_reason = True, "diverged"
                     raise DivergenceError(f"epoch {epoch + 1}: {err}") from None
@@ -219,6 +254,7 @@ class Trainer:
                     history.stopped_early, history.stop_reason = True, "interrupted (Ctrl-C)"
                     raise KeyboardInterrupt from None
                 history.loss.append(float(np.dot(losses, sizes) / X.shape[0]))
+                history.learning_rate.append(rates)
                 if model.task != "regression":
                     history.accuracy.append(float(correct.sum() / X.shape[0]))
                 if validation_data is not None:
@@ -227,29 +263,59 @@ class Trainer:
                     if model.task != "regression":
                         history.val_accuracy.append(float(hits / Xv.shape[0]))
                 history.epochs_run = epoch + 1
+                watched = history.val_loss[-1] if history.val_loss else history.loss[-1]
+                self.schedule.after_epoch(watched, self._learning_rates())
+                if watched < lowest:
+                    lowest, history.best_epoch = watched, epoch + 1
+                    if cfg["restore_best"]:
+                        kept = [p.copy() for p in self.params]
                 if bar is not None:
                     bar.set_postfix(loss=f"{history.loss[-1]:.4g}")
                     bar.update(1)
+                if self._callbacks_stop(callbacks, epoch + 1, history):
+                    break
                 if cfg["target_loss"] is not None and history.loss[-1] <= cfg["target_loss"]:
                     history.stopped_early, history.stop_reason = True, (
                         f"loss {history.loss[-1]:.6g} <= target_loss {cfg['target_loss']:g}")
                     break
                 if cfg["patience"] is not None:
-                    watched = history.val_loss[-1] if history.val_loss else history.loss[-1]
-                    best, since_best = (watched, 0) if watched < best else (best, since_best + 1)
+                    best, since_best = (watched, 0) if watched < best - cfg["min_delta"] else (best, since_best + 1)
                     if since_best >= cfg["patience"]:
                         which = "validation loss" if history.val_loss else "loss"
                         history.stopped_early, history.stop_reason = True, (
-                            f"{which} did not improve for {cfg['patience']} epochs")
+                            f"{which} did not improve by more than {cfg['min_delta']:g} for "
+                            f"{cfg['patience']} epochs")
                         break
             if interrupted:
                 history.stopped_early, history.stop_reason = True, "interrupted (Ctrl-C)"
                 raise KeyboardInterrupt
+            if kept is not None and history.best_epoch != history.epochs_run:
+                self.params = kept
+                history.restored = True
         finally:
             interrupted.restore()
             if bar is not None:
                 bar.close()
         return history
+
+    def _callbacks_stop(self, callbacks, epoch, history):
+        """Call each callback after an epoch; True if one asked to stop. One that raises
+        leaves the trainer as the epoch ended, the history saying why it stopped."""
+        logs = history.epoch_logs(epoch - 1)
+        stop = None
+        for callback in callbacks:
+            try:
+                answer = callback(self, epoch, dict(logs))
+            except BaseException as err:
+                history.stopped_early = True
+                history.stop_reason = f"callback {_name(callback)} raised {type(err).__name__}: {err}"
+                raise
+            if answer is True and stop is None:
+                stop = callback
+        if stop is not None:
+            history.stopped_early, history.stop_reason = True, f"callback {_name(stop)} stopped training"
+            return True
+        return False
 
     def predict(self, X):
         """Class labels when classifying, else the output values."""
@@ -279,7 +345,7 @@ class Trainer:
 
     # -- checkpoints
     def save(self, path):
-        """Parameters, optimizer state, step count and RNG state, written atomically."""
+        """Parameters, optimizer and schedule state, step count and RNG state, written atomically."""
         return checkpoint.save(self, path)
 
     @classmethod
@@ -297,4 +363,5 @@ class Trainer:
         trainer.t = meta["t"]
         trainer._rng.bit_generator.state = meta["rng"]
         trainer.history = History.from_dict(meta["history"])
+        trainer.schedule.load(meta.get("schedule", {}))
         return trainer

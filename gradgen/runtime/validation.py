@@ -5,7 +5,7 @@ import math
 import numpy as np
 
 TRAINING_TYPES = {"batch_size": int, "epochs": int, "shuffle": bool, "seed": int,
-                  "target_loss": float, "patience": int}
+                  "target_loss": float, "patience": int, "min_delta": float, "restore_best": bool}
 
 
 def check_params(model, params):
@@ -125,6 +125,13 @@ def check_hyper(rules, name, value):
     """An optimizer hyper-parameter against its rule (kind, minimum, exclusive upper
     bound), normalised: bool, float, or a pair of floats."""
     kind, minimum, below = rules[name]
+    if kind == "optional":           # clip_grad_norm / clip_grad_value: None (off) or > 0
+        if value is None:
+            return None
+        if (isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating))
+                or not math.isfinite(value) or value <= 0):
+            raise ValueError(f"{name} must be None or a finite number > 0, not {value!r}")
+        return float(value)
     if kind == "bool":
         if not isinstance(value, (bool, np.bool_)):
             raise ValueError(f"{name} must be True or False, not {value!r}")
@@ -153,7 +160,7 @@ def check_training(name, value):
         value = int(value)
     if isinstance(value, bool) != (want is bool) or not isinstance(value, want):
         raise ValueError(f"{name} must be {want.__name__}, not {value!r}")
-    if want in (int, float) and value < (0 if name in ("seed", "target_loss") else 1):
+    if want in (int, float) and value < (0 if name in ("seed", "target_loss", "min_delta") else 1):
         raise ValueError(f"{name} = {value!r} is out of range")
     return value
 

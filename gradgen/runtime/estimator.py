@@ -10,7 +10,8 @@ import numpy as np
 from . import sklearn_compat as sk
 from . import validation
 
-TRAINING_NAMES = ("batch_size", "epochs", "shuffle", "seed", "target_loss", "patience")
+TRAINING_NAMES = ("batch_size", "epochs", "shuffle", "seed", "target_loss", "patience", "min_delta",
+                  "restore_best")
 
 
 def _same_value(a, b):
@@ -92,19 +93,80 @@ class Estimator:
         training = {key: getattr(self, key) for key in TRAINING_NAMES if key != "seed"}
         return validation.check_training("seed", self.seed), hyper, training
 
-    def fit(self, X, y):
-        """Train a fresh network on (X, y); returns self."""
-        X = sk.validate_X(self, X, reset=True)
-        Y, n_out = self._targets(y, X.shape[0])
+    def _new_trainer(self, n_in, n_out):
         seed, hyper, training = self._settings()
-        params = self.model.init_params(seed, widths=self._widths(X.shape[1], n_out))
-        trainer = self.trainer(params=params, seed=seed, **hyper, **training)
-        history = trainer.fit(X, Y, progress=False)
+        params = self.model.init_params(seed, widths=self._widths(n_in, n_out))
+        return self.trainer(params=params, seed=seed, **hyper, **training)
+
+    def _continued_trainer(self, n_in, n_out):
+        """The fitted Trainer, to train on, its settings set to the current parameters
+        (validated first: a refused setting leaves it as it was); None when the
+        estimator is not fitted or its widths are not those asked for now."""
+        trainer = getattr(self, "trainer_", None)
+        if trainer is None:
+            return None
+        widths = self._widths(n_in, n_out)
+        if tuple(trainer.params[0].shape[:1]) + tuple(p.shape[1] for p in trainer.params[::2]) != widths:
+            return None
+        model = self.model
+        _, hyper, training = self._settings()
+        hyper = dict(trainer.hyper, **{key: validation.check_hyper(model.hyper_rules, key, value)
+                                       for key, value in hyper.items()})
+        training = {key: validation.check_training(key, value) for key, value in training.items()}
+        if model.check_settings is not None:
+            model.check_settings(hyper)
+        trainer.hyper = hyper
+        trainer.training.update(training)
+        return trainer
+
+    def _keep(self, trainer, history, n_in, n_out, targets, epochs_before):
         self.trainer_ = trainer
         self.history_ = history
-        self.n_features_in_ = X.shape[1]
+        self.n_features_in_ = n_in
         self.n_outputs_ = n_out
-        self.n_iter_ = history.epochs_run
+        self.n_iter_ = epochs_before + history.epochs_run
+        for key, value in targets.items():
+            setattr(self, key, value)
+
+    def fit(self, X, y):
+        """Train on (X, y); returns self. A fresh network, unless warm_start is set
+        and the estimator is fitted with the same widths: then the fitted Trainer
+        trains `epochs` more epochs (a classifier's classes must be the same)."""
+        warm = getattr(self, "warm_start", False)
+        if not isinstance(warm, (bool, np.bool_)):
+            raise ValueError(f"warm_start must be True or False, not {warm!r}")
+        fitted = bool(warm) and hasattr(self, "trainer_")
+        X = sk.validate_X(self, X, reset=True)
+        Y, n_out, targets = self._targets(y, X.shape[0])
+        trainer = None
+        if fitted:
+            self._check_same_targets(targets)
+            trainer = self._continued_trainer(X.shape[1], n_out)
+        before = self.n_iter_ if trainer is not None else 0
+        if trainer is None:
+            trainer = self._new_trainer(X.shape[1], n_out)
+        history = trainer.fit(X, Y, progress=False)
+        self._keep(trainer, history, X.shape[1], n_out, targets, before)
+        return self
+
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """One epoch over (X, y), continuing the fitted Trainer (a fresh network on
+        the first call); returns self. As MLPClassifier.partial_fit: a classifier
+        needs `classes` (every label y may hold) on the first call."""
+        if sample_weight is not None:
+            raise ValueError("sample_weight is not supported yet")
+        first = not hasattr(self, "trainer_")
+        X = sk.validate_X(self, X, reset=first)
+        Y, n_out, targets = self._partial_targets(y, X.shape[0], classes, first)
+        trainer = None if first else self._continued_trainer(X.shape[1], n_out)
+        if trainer is None:
+            if not first:
+                raise ValueError(f"partial_fit: y has {n_out} output(s); the estimator was fitted "
+                                 f"with {self.n_outputs_} (hidden_units {self.hidden_units!r} must "
+                                 "stay those of the fit too)")
+            trainer = self._new_trainer(X.shape[1], n_out)
+        history = trainer.fit(X, Y, epochs=1, progress=False)
+        self._keep(trainer, history, X.shape[1], n_out, targets, 0 if first else self.n_iter_)
         return self
 
     def _outputs(self, X):
@@ -127,7 +189,7 @@ class Regressor(Estimator):
                           input_tags=utils.InputTags(allow_nan=False, sparse=False))
 
     def _targets(self, y, n):
-        """y -> ((n, k) float targets, k); remembers whether y was 1-D."""
+        """y -> ((n, k) float targets, k, the attributes to set: whether y was 1-D)."""
         arr = sk.validate_y(self, y, n)
         try:
             arr = np.asarray(arr, dtype=np.float64)
@@ -136,9 +198,17 @@ class Regressor(Estimator):
         sk.finite_y(arr)
         if arr.ndim == 2 and arr.shape[1] == 0:
             raise ValueError(f"y has 0 outputs (shape={arr.shape})")
-        self._y_1d = arr.ndim == 1
+        y_1d = arr.ndim == 1
         arr = arr.reshape(n, -1)
-        return arr, arr.shape[1]
+        return arr, arr.shape[1], {"_y_1d": y_1d}
+
+    def _check_same_targets(self, targets):
+        """A warm-started fit may change the number of outputs (it then starts afresh)."""
+
+    def _partial_targets(self, y, n, classes, first):
+        if classes is not None:
+            raise ValueError("classes is for classifiers; a regressor's partial_fit takes classes=None")
+        return self._targets(y, n)
 
     def predict(self, X):
         """Predicted values: (n,) when fit on a 1-D y, else (n, n_outputs)."""
@@ -171,14 +241,15 @@ class Classifier(Estimator):
                           classifier_tags=utils.ClassifierTags(multi_class=True, multi_label=sigmoid),
                           input_tags=utils.InputTags(allow_nan=False, sparse=False))
 
-    def _targets(self, y, n):
-        """y -> (the Trainer's targets, the output width); sets classes_."""
+    def _labels(self, y, n):
+        """y checked as class labels: (the labels as given, None) for one label per
+        sample, or (the labels, their float64 values) for a multilabel indicator matrix."""
         model = self.model
         arr = sk.validate_y(self, y, n)
         if arr.ndim == 2 and arr.shape[1] == 1:
             warnings.warn(sk.twin(sk.DataConversionWarning)(
                 "A column-vector y was passed when a 1d array was expected. Please change the "
-                "shape of y to (n_samples, ), for example using ravel()."), stacklevel=3)
+                "shape of y to (n_samples, ), for example using ravel()."), stacklevel=4)
             arr = arr[:, 0]
         if arr.ndim == 2:
             if model.task != "binary":
@@ -192,9 +263,7 @@ class Classifier(Estimator):
             sk.finite_y(values)
             if not np.all((values == 0) | (values == 1)):
                 raise _unknown_label_type(model, "multiclass-multioutput", arr)
-            self._mode, self._label_dtype = "multilabel", arr.dtype
-            self.classes_ = np.arange(arr.shape[1])
-            return values, values.shape[1]
+            return arr, values
         if arr.dtype.kind == "O" and not all(isinstance(v, str) for v in arr):
             try:
                 numbers = np.asarray(arr, dtype=np.float64)
@@ -208,23 +277,89 @@ class Classifier(Estimator):
             sk.finite_y(numbers)
             if np.any(numbers != np.round(numbers)):
                 raise _unknown_label_type(model, "continuous", arr)
+        return arr, None
+
+    def _unique(self, labels, what):
+        """The sorted distinct labels (at least two)."""
         try:
-            classes, encoded = np.unique(arr, return_inverse=True)
+            classes = np.unique(labels)
         except TypeError:
-            raise _unknown_label_type(model, "unknown (mixed types)", arr) from None
+            raise _unknown_label_type(self.model, f"unknown (mixed types in {what})", labels) from None
         if len(classes) < 2:
-            raise ValueError(f"Classifier can't train when only one class is present: y has 1 "
-                             f"class ({classes[0]!r}); at least 2 are needed")
-        self.classes_ = classes
-        encoded = encoded.reshape(-1).astype(np.int64)
-        if model.task == "multiclass":
-            self._mode = "multiclass"            # one softmax unit per class
-            return encoded, len(classes)
+            raise ValueError(f"Classifier can't train when only one class is present: {what} has "
+                             f"{len(classes)} class{'' if len(classes) == 1 else 'es'}"
+                             f"{f' ({classes[0]!r})' if len(classes) else ''}; at least 2 are needed")
+        return classes
+
+    def _encode(self, arr, classes):
+        """1-D labels -> (the Trainer's targets, the output width, the mode), each
+        label coded by its index in the sorted `classes` (which need not all occur)."""
+        try:
+            encoded = np.searchsorted(classes, arr).reshape(-1)
+            known = encoded < len(classes)
+            known[known] = classes[encoded[known]] == arr.reshape(-1)[known]
+        except TypeError:
+            known = np.zeros(len(arr), dtype=bool)
+        if not known.all():
+            unseen = list(dict.fromkeys(arr.reshape(-1)[~known].tolist()))[:5]
+            raise ValueError(f"y holds labels not in classes_ {classes!r}: {unseen!r}")
+        encoded = encoded.astype(np.int64)
+        if self.model.task == "multiclass":
+            return encoded, len(classes), "multiclass"              # one softmax unit per class
         if len(classes) == 2:
-            self._mode = "binary"                # one sigmoid unit: P(classes_[1])
-            return encoded.astype(np.float64), 1
-        self._mode = "ovr"                       # one sigmoid unit per class, one vs rest
-        return np.eye(len(classes))[encoded], len(classes)
+            return encoded.astype(np.float64), 1, "binary"          # one sigmoid unit: P(classes_[1])
+        return np.eye(len(classes))[encoded], len(classes), "ovr"   # one sigmoid unit per class
+
+    def _targets(self, y, n):
+        """y -> (the Trainer's targets, the output width, the attributes to set:
+        classes_ = np.unique(y), the mode)."""
+        arr, values = self._labels(y, n)
+        if values is not None:
+            return values, values.shape[1], {"classes_": np.arange(arr.shape[1]), "_mode": "multilabel",
+                                             "_label_dtype": arr.dtype}
+        classes = self._unique(arr, "y")
+        Y, n_out, mode = self._encode(arr, classes)
+        return Y, n_out, {"classes_": classes, "_mode": mode}
+
+    def _check_same_targets(self, targets):
+        """A warm-started fit keeps the classes (as MLPClassifier's)."""
+        if targets["_mode"] != self._mode or not np.array_equal(targets["classes_"], self.classes_):
+            raise ValueError("warm_start can only be used where `y` has the same classes as in the "
+                             f"previous call to fit. Previously got {self.classes_!r}, `y` has "
+                             f"{targets['classes_']!r}")
+
+    def _partial_targets(self, y, n, classes, first):
+        """partial_fit's targets, coded against classes_ (set from `classes` on the first call)."""
+        if classes is None:
+            if first:
+                raise ValueError("classes must be passed on the first call to partial_fit.")
+            classes = self.classes_
+        else:
+            try:
+                classes = np.asarray(classes)
+            except ValueError as err:
+                raise ValueError(f"classes cannot be read as an array: {err}") from None
+            if classes.ndim != 1:
+                raise ValueError(f"classes must be 1-D, got shape {classes.shape}")
+            classes = self._unique(classes, "classes")
+            if not first and not np.array_equal(classes, self.classes_):
+                raise ValueError(f"`classes={classes!r}` is not the same as on last call to "
+                                 f"partial_fit, was: {self.classes_!r}")
+        arr, values = self._labels(y, n)
+        if values is not None:     # a multilabel indicator matrix: classes are its column indices
+            if not np.array_equal(classes, np.arange(arr.shape[1])):
+                raise ValueError(f"y is a multilabel indicator matrix of {arr.shape[1]} columns: classes "
+                                 f"must be their indices 0..{arr.shape[1] - 1}, got {classes!r}")
+            if not first and self._mode != "multilabel":
+                raise ValueError("y is a multilabel indicator matrix; the estimator was fitted on "
+                                 "one label per sample")
+            return values, values.shape[1], {"classes_": classes, "_mode": "multilabel",
+                                             "_label_dtype": arr.dtype}
+        if not first and self._mode == "multilabel":
+            raise ValueError("y holds one label per sample; the estimator was fitted on a multilabel "
+                             "indicator matrix")
+        Y, n_out, mode = self._encode(arr, classes)
+        return Y, n_out, {"classes_": classes, "_mode": mode}
 
     def predict_proba(self, X):
         """Class probabilities, (n, len(classes_)); for a multilabel fit, each label's."""

@@ -293,3 +293,22 @@ def test_gradient_blocks_are_unsigned_so_the_bias_sums_vectorize():
         fresh.compile(sig)
         adds[str(index)] = len(re.findall(r"fadd <\d+ x float>", fresh.inspect_llvm(sig)))
     assert adds["uint64"] > 0 and adds["int64"] == 0, adds
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+def test_clipping_and_one_cycle_train_as_one_thread(threads, monkeypatch):
+    """The norm for clip_grad_norm is each thread's share of ||g||**2 summed after a
+    barrier; one_cycle gives every batch its own rates and momentum."""
+    spec = SPEC | {"name": "threads_clip_cycle",
+                   "optimizer": {"kind": "sgd", "learning_rate": 0.1, "momentum": 0.9, "clip_grad_norm": 0.05},
+                   "schedule": {"kind": "one_cycle", "max_lr": 0.3}}
+    module = build(spec)
+    X, y = _data()
+    one = _train(module, 1, monkeypatch, X, y, epochs=3)
+    many = _train(module, threads, monkeypatch, X, y, epochs=3)
+    for a, b in zip(one[0], many[0]):
+        np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(many[1], one[1], rtol=1e-12)
+    assert max(many[3]) == threads
+    unclipped = _train(module, threads, monkeypatch, X, y, epochs=3, overrides={"clip_grad_norm": None})
+    assert not np.allclose(unclipped[0][0], many[0][0])      # the clipping acted

@@ -77,7 +77,8 @@ class ScheduleState:
 
     # -- after an epoch of fit
     def after_epoch(self, watched, base):
-        """Step an epoch schedule (plateau on the watched loss)."""
+        """Step an epoch schedule (plateau on the watched loss; base() gives each
+        group's own rate, where plateau starts)."""
         rule = self.rule
         self.epoch += 1
         if rule is None or rule.kind != "plateau":
@@ -92,7 +93,7 @@ class ScheduleState:
             self.cooldown -= 1
             self.bad_epochs = 0          # bad epochs in cooldown are ignored
         if self.bad_epochs > rule.values["patience"]:
-            rates = list(base) if self.rates is None else list(self.rates)
+            rates = list(base()) if self.rates is None else list(self.rates)
             for n, old in enumerate(rates):
                 new = float(rule.reduced(old))
                 if old - new > PLATEAU_EPS:

@@ -118,7 +118,7 @@ class Trainer:
         lrs, hypers = self.schedule.tables(self._learning_rates(), self._hyper_vector(), self.t, n_batches,
                                            self.training["epochs"], batches_per_epoch or n_batches)
         # which update the epoch compiles: the specialised one if every batch's settings are the spec's case
-        any_case = None if all(kernels.spec_case(h) for h in np.unique(hypers, axis=0)) else True
+        any_case = None if all(kernels.spec_case(h) for h in hypers) else True
         full = n // batch_size * batch_size
         # rows per call at most: shuffled ones are gathered chunk by chunk
         most = full if sequential else batch_size * max(1, GATHER_BYTES // (batch_size * X[:1].nbytes))
@@ -264,7 +264,7 @@ class Trainer:
                         history.val_accuracy.append(float(hits / Xv.shape[0]))
                 history.epochs_run = epoch + 1
                 watched = history.val_loss[-1] if history.val_loss else history.loss[-1]
-                self.schedule.after_epoch(watched, self._learning_rates())
+                self.schedule.after_epoch(watched, self._learning_rates)
                 if watched < lowest:
                     lowest, history.best_epoch = watched, epoch + 1
                     if cfg["restore_best"]:
@@ -272,7 +272,7 @@ class Trainer:
                 if bar is not None:
                     bar.set_postfix(loss=f"{history.loss[-1]:.4g}")
                     bar.update(1)
-                if self._callbacks_stop(callbacks, epoch + 1, history):
+                if callbacks and self._callbacks_stop(callbacks, epoch + 1, history):
                     break
                 if cfg["target_loss"] is not None and history.loss[-1] <= cfg["target_loss"]:
                     history.stopped_early, history.stop_reason = True, (

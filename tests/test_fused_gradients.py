@@ -67,3 +67,12 @@ def test_check_fails_when_only_the_fused_epoch_is_wrong(monkeypatch, old, new, p
 def test_check_passes_on_a_right_module():
     worst, where, count = gradcheck.gradient_check(SPECS[1] | {"optimizer": {"kind": "sgd"}})
     assert worst < gradcheck.TOLERANCE and count > 100, (worst, where)
+
+
+def test_check_ignores_the_specs_schedule_and_clipping():
+    """The check's module is plain SGD at rate 1: a schedule (one_cycle would set the
+    rate and the momentum) or clipping would make its step not the gradient."""
+    spec = SPECS[1] | {"optimizer": {"kind": "sgd", "clip_grad_norm": 1e-3},
+                       "schedule": {"kind": "one_cycle", "max_lr": 0.5}}
+    worst, where, _ = gradcheck.gradient_check(spec)
+    assert worst < gradcheck.TOLERANCE, (worst, where)

@@ -139,7 +139,8 @@ def cmd_train(args):
     path = generate(spec, out_dir=args.generated_dir)
     module = import_generated(path)
     print(f"module: {path}")
-    trainer = module.Trainer(seed=spec.training.seed)
+    # --epochs is the run's planned length too: one_cycle's T is epochs x batches per epoch
+    trainer = module.Trainer(seed=spec.training.seed, **({} if args.epochs is None else {"epochs": args.epochs}))
     out = Path(args.out or os.path.join("runs", spec.name))
     interrupted = False
     try:

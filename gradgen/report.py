@@ -124,7 +124,9 @@ def _history_dict(history):
 
 def _fit(module, init, seed, X, y, validation, epochs, progress):
     """Train from `init` with the spec's settings; (trainer, diverged message or None)."""
-    trainer = module.Trainer(params=[p.copy() for p in init], seed=seed)
+    # epochs is the run's planned length too (one_cycle's T)
+    trainer = module.Trainer(params=[p.copy() for p in init], seed=seed,
+                             **({} if epochs is None else {"epochs": epochs}))
     try:
         trainer.fit(X, y, epochs=epochs, validation_data=validation, progress=progress)
     except module.DivergenceError as err:

@@ -100,6 +100,20 @@ def test_train_digits_end_to_end(tmp_path):
     assert "test accuracy" in proc.stdout and str(out / "params.npz") in proc.stdout
 
 
+def test_train_with_a_one_cycle_schedule_over_the_epochs_asked(tmp_path):
+    """--epochs sets the run's length, so one_cycle's T: the cycle ends with the run."""
+    spec = tmp_path / "cycle.toml"
+    spec.write_text(DIGITS.read_text().replace('name = "digits_mlp"', 'name = "digits_cycle"')
+                    + '\n[schedule]\nkind = "one_cycle"\nmax_lr = 0.05\n')
+    out = tmp_path / "run"
+    proc = run_cli("train", spec, "--epochs", "3", "--out", out, "--no-progress", "--generated-dir", tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    history = json.loads((out / "history.json").read_text())
+    rates = [r[0] for r in history["learning_rate"]]
+    assert history["epochs_run"] == 3 and abs(rates[0] - 0.05 / 25) < 1e-15
+    assert rates[1] > rates[2] > rates[0]      # the peak in epoch 2: T is 3 epochs, not the spec's 30
+
+
 def test_generate_refuses_hand_edited_file_unless_forced(tmp_path):
     assert run_cli("generate", DIGITS, "-o", tmp_path).returncode == 0
     target = tmp_path / "digits_mlp.py"

@@ -242,5 +242,5 @@ def plateau_reduced():
 def check_cycled_momentum(values, cycled):
     """OneCycleLR's refusal: cycle_momentum needs an optimizer with a momentum or beta1."""
     if values.get("cycle_momentum") and cycled is None:
-        raise ValueError("needs an optimizer with a momentum or beta1 (sgd, rmsprop, adam, "
-                         "adamw), as torch's OneCycleLR; set cycle_momentum = false")
+        raise ValueError("has no momentum or beta1 for cycle_momentum to move (torch's OneCycleLR "
+                         "refuses it too); set cycle_momentum = false")

@@ -4,7 +4,7 @@ learning rate over training as the spec's [schedule] defines it
 from .clipping import clip_grad_value as CLIP_VALUE
 from .document import Code, Math, Para, Table
 from .notation import greek
-from .schedules import T, current, e, eta, eta_e, eta_max, eta_s, mu_s, s
+from .schedules import T, current, e, eta, eta0, eta_e, eta_max, eta_s, mu_s, s
 from .section_context import note, row, rows, value_of
 
 
@@ -41,8 +41,7 @@ def schedule_blocks(ctx):
         head += ["Each parameter group (layer) has its own ", ctx.show(eta_max), " (", Code("max_lr"),
                  "); at step ", ctx.show(s), " = 0, 1, ..., ", ctx.show(T), " - 1:"]
     elif sch.rate is not None:
-        head += ["Each parameter group (layer) starts at its own rate ", ctx.show(sch.rate.free_symbols
-                 and next(x for x in sch.rate.free_symbols if x.name == "eta_0")),
+        head += ["Each parameter group (layer) starts at its own rate ", ctx.show(eta0),
                  " (its ", note(greek("eta")), " above); epoch ", ctx.show(e),
                  " = 0, 1, ... (counting the epochs completed) trains at:"]
     else:

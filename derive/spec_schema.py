@@ -316,8 +316,6 @@ class Validator:
             check_cycled_momentum(values, OPTIMIZERS[optimizer.kind].cycled)
         except ValueError as e:
             raise self.error(f"{optimizer.kind} {e}", "schedule.cycle_momentum") from None
-        if kind == "one_cycle" and values["base_momentum"] > values["max_momentum"]:
-            raise self.error("must be <= max_momentum", "schedule.base_momentum")
         return ScheduleSpec(kind=kind, params=FrozenParams(values))
 
     def data(self, d):

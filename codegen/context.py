@@ -173,6 +173,15 @@ def _optimizer_context(ir):
     )
 
 
+def _penalty_context(layer):
+    """A layer's weight penalty as printed code (None without one)."""
+    if layer.penalty_term is None:
+        return None
+    return dict(value_code=kernel_code(layer.penalty_term), value_formula=_formula(layer.penalty_term),
+                grad_code=kernel_code(layer.penalty_derivative),
+                grad_formula=_formula(layer.penalty_derivative), l1=layer.penalty[0], l2=layer.penalty[1])
+
+
 def _schedule_context(ir, hypers):
     """The schedule's printed functions: its rule with the parameters assigned first."""
     sch = ir.schedule
@@ -226,7 +235,8 @@ def build_context(ir, eq):
                    # a layer whose activation an earlier layer has: that layer's kernels
                    kernels_from=first_layer[keys[l.index]] if first_layer[keys[l.index]] != l.index else None,
                    # products this small at the spec's batch size run as loops, not BLAS
-                   small=batch * l.n_in * l.n_out <= SMALL_GEMM)
+                   small=batch * l.n_in * l.n_out <= SMALL_GEMM,
+                   penalty=_penalty_context(l))
               for l in ir.layers]
     params = [f"{p}{l['index']}" for l in layers for p in ("W", "b")]
     out = ir.layers[-1].activation

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
-from . import calculus, clipping
+from . import calculus, clipping, penalties
 from .activations import ACTIVATIONS
 from .derivative_forms import new_functions
 from .initializers import INITIALIZERS
@@ -50,6 +50,9 @@ class LayerIR:
     activation: ActivationIR
     learning_rate: float | None
     init: str
+    penalty: tuple = (0.0, 0.0)   # (l1, l2) on W
+    penalty_term: sp.Expr | None = None        # per weight element, the zero parts dropped (None: no penalty)
+    penalty_derivative: sp.Expr | None = None  # its sympy.diff in w
 
 
 @dataclass(frozen=True)
@@ -278,7 +281,10 @@ def build_ir(spec):
                 cache[key] = activation_ir(layer.activation)
         if layer.formula:
             formulas[idx] = layer.activation
-        layers.append(LayerIR(idx, n_in, layer.units, cache[key], layer.learning_rate, layer.init))
+        penalty = spec.penalties(layer)
+        term, derivative = penalties.layer_term(penalty) if any(penalty) else (None, None)
+        layers.append(LayerIR(idx, n_in, layer.units, cache[key], layer.learning_rate, layer.init,
+                              penalty, term, derivative))
         n_in = layer.units
     if spec.loss.formula is not None:
         loss = loss_ir("formula", layers[-1].activation, parse_formula(spec.loss.formula, ("yhat", "y")))

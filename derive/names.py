@@ -121,6 +121,7 @@ def layer_names(symbol_of):
     """Names of per-layer IndexedBases (w2, a1, delta3) and matrices (W2, A1, Delta3),
     for every layer l in `symbol_of` ({l: its activation's symbol}) and the input (0)."""
     names = {"x": letter("x"), "X": letter("X"), "ones": Scripts(bold("1"), letter("N")),
+             "L_pen": Scripts(calligraphic("L"), roman("pen"), text="L_pen"),
              "ell": greek("ell"), "L": calligraphic("L"), "N": letter("N")}
     for l in range(0, max(symbol_of, default=0) + 1):
         script = layer_sup(l)
@@ -131,6 +132,8 @@ def layer_names(symbol_of):
         names[f"F{l}"] = Call(Prime(symbol_of.get(l, letter("f"))), Scripts(letter("Z"), sup=script))
         names[f"dW{l}"] = Partial(calligraphic("L"), Scripts(letter("W"), sup=script))
         names[f"db{l}"] = Partial(calligraphic("L"), Scripts(letter("b"), sup=script))
+        names[f"Omega{l}"] = Scripts(greek("Omega"), sup=script)             # layer l's weight penalty
+        names[f"dOmega{l}"] = Partial(Scripts(greek("Omega"), sup=script), Scripts(letter("w"), IJ, script))
     # the generic layer l of section 5's prose
     names.update({"Delta_l": sup(greek("Delta"), L_), "Delta_l1": sup(greek("Delta"), L_PLUS_1),
                   "W_l1": sup("W", L_PLUS_1), "F_l": Call(Prime(sub("f", L_)), sup("Z", L_))})

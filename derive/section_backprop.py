@@ -8,6 +8,7 @@ from .document import Para, Section
 from .names import I, J, L_, L_PLUS_1, sup
 from .notation import Partial, greek, sign
 from .section_context import N, note, row, rows
+from .section_penalties import gradient_blocks as penalty_gradient_blocks
 from .symbols import i, j, m
 
 
@@ -66,4 +67,5 @@ def backprop_section(ctx):
         gradients.append(row(ctx.show(dW), ctx.show(factor * prev.T * D), keys=(f"layer{l}.dW",)))
         gradients.append(row(ctx.show(db), ctx.show(factor * ones.T * D), keys=(f"layer{l}.db",)))
     blocks.append(rows(*gradients))
+    blocks += penalty_gradient_blocks(ctx)
     return Section("Backpropagation through the layers", tuple(blocks))

@@ -18,8 +18,8 @@ from .initializers import INITIALIZERS
 from .losses import LOSSES
 from .optimizers import OPTIMIZERS
 from .schedules import SCHEDULES, check_cycled_momentum
-from .spec_types import (DataSpec, FrozenParams, LayerSpec, LossSpec, OptimizerSpec, ScheduleSpec, Spec,
-                         TrainingSpec)
+from .spec_types import (DataSpec, FrozenParams, LayerSpec, LossSpec, OptimizerSpec, RegularizationSpec,
+                         ScheduleSpec, Spec, TrainingSpec)
 
 DTYPES = ("float32", "float64")
 INIT_SCHEMES = tuple(INITIALIZERS)
@@ -27,9 +27,11 @@ FORMULA_INIT = "xavier_uniform"        # default init of a layer with a formula 
 DATA_SUFFIXES = (".npz", ".csv")
 SEED_MAX = 2 ** 32 - 1                 # numpy / numba seeds are uint32
 
-TOP_KEYS = ("name", "inputs", "dtype", "layers", "loss", "optimizer", "schedule", "training", "data")
+TOP_KEYS = ("name", "inputs", "dtype", "layers", "loss", "regularization", "optimizer", "schedule", "training",
+            "data")
 TOP_REQUIRED = ("name", "inputs", "layers", "loss", "optimizer")
-LAYER_KEYS = ("units", "activation", "learning_rate", "init")
+LAYER_KEYS = ("units", "activation", "learning_rate", "init", "l1", "l2")
+PENALTY_KEYS = ("l1", "l2")
 LOSS_KEYS = ("kind", "formula")
 TRAINING_KEYS = ("batch_size", "epochs", "shuffle", "seed", "target_loss", "patience", "min_delta",
                  "restore_best")
@@ -131,13 +133,15 @@ class Validator:
         loss = self.loss(d["loss"], layers)
         optimizer = self.optimizer(d["optimizer"])
         training = self.training(d.get("training", {}))
+        regularization = d.get("regularization")
+        regularization = None if regularization is None else self.regularization(regularization)
         schedule = d.get("schedule")
         schedule = None if schedule is None else self.schedule(schedule, len(layers), optimizer)
         data = d.get("data")
         data = None if data is None else self.data(data)
         return Spec(name=name, inputs=inputs, dtype=dtype, layers=layers, loss=loss,
                     optimizer=optimizer, training=training, data=data, schedule=schedule,
-                    path=self.path)
+                    regularization=regularization, path=self.path)
 
     def name(self, value):
         self.string(value, "name")
@@ -181,8 +185,10 @@ class Validator:
                                  f"{_suggest(init, INIT_SCHEMES)}", f"{prefix}.init")
         else:
             init = FORMULA_INIT if is_formula else ACTIVATIONS[activation].init
+        penalties = {key: self.real(d[key], f"{prefix}.{key}", minimum=0.0)
+                     for key in PENALTY_KEYS if d.get(key) is not None}
         return LayerSpec(units=units, activation=activation, formula=is_formula,
-                         learning_rate=lr, init=init)
+                         learning_rate=lr, init=init, **penalties)
 
     def activation(self, value, field, last):
         self.string(value, field)
@@ -288,6 +294,12 @@ class Validator:
         if d.get("restore_best") is not None:
             values["restore_best"] = self.boolean(d["restore_best"], "training.restore_best")
         return TrainingSpec(**{**t.__dict__, **values})
+
+    def regularization(self, d):
+        self.table(d, "regularization")
+        self.keys(d, PENALTY_KEYS, "regularization")
+        return RegularizationSpec(**{key: self.real(d[key], f"regularization.{key}", minimum=0.0)
+                                     for key in PENALTY_KEYS if d.get(key) is not None})
 
     def schedule(self, d, n_layers, optimizer):
         self.table(d, "schedule", hint="; write [schedule] with kind = \"...\""

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 from .losses import LOSSES
 
-__all__ = ["FrozenParams", "LayerSpec", "LossSpec", "OptimizerSpec", "ScheduleSpec", "TrainingSpec",
-           "DataSpec", "Spec"]
+__all__ = ["FrozenParams", "LayerSpec", "LossSpec", "OptimizerSpec", "RegularizationSpec", "ScheduleSpec",
+           "TrainingSpec", "DataSpec", "Spec"]
 
 
 class FrozenParams(Mapping):
@@ -51,6 +51,8 @@ class LayerSpec:
     formula: bool = False
     learning_rate: float | None = None   # None: the optimizer's learning_rate
     init: str = "xavier_uniform"
+    l1: float | None = None          # this layer's own penalties on W (None: [regularization]'s)
+    l2: float | None = None
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,12 @@ class OptimizerSpec:
     @property
     def learning_rate(self) -> float:
         return self.params["learning_rate"]
+
+
+@dataclass(frozen=True)
+class RegularizationSpec:
+    l1: float = 0.0                  # l1 * sum |W| on every layer's W
+    l2: float = 0.0                  # (l2 / 2) * sum W^2
 
 
 @dataclass(frozen=True)
@@ -112,6 +120,7 @@ class Spec:
     training: TrainingSpec = field(default_factory=TrainingSpec)
     data: DataSpec | None = None
     schedule: ScheduleSpec | None = None
+    regularization: RegularizationSpec | None = None
     path: str | None = field(default=None, compare=False)   # the TOML file, if loaded from one
 
     @property
@@ -121,6 +130,11 @@ class Spec:
     @property
     def outputs(self) -> int:
         return self.layers[-1].units
+
+    def penalties(self, layer) -> tuple:
+        """(l1, l2) on a layer's W: its own, else [regularization]'s, else none."""
+        reg = self.regularization or RegularizationSpec()
+        return (reg.l1 if layer.l1 is None else layer.l1, reg.l2 if layer.l2 is None else layer.l2)
 
     @property
     def classification(self) -> bool:
@@ -156,6 +170,9 @@ class Spec:
             if layer.learning_rate is not None:
                 d["learning_rate"] = layer.learning_rate
             d["init"] = layer.init
+            for key in ("l1", "l2"):
+                if getattr(layer, key) is not None:
+                    d[key] = getattr(layer, key)
             layers.append(d)
         loss = {"kind": self.loss.kind} if self.loss.kind is not None else {"formula": self.loss.formula}
         optimizer = {"kind": self.optimizer.kind}
@@ -181,6 +198,8 @@ class Spec:
             "optimizer": optimizer,
             "training": training,
         }
+        if self.regularization is not None:
+            out["regularization"] = {"l1": self.regularization.l1, "l2": self.regularization.l2}
         if self.schedule is not None:
             out["schedule"] = {"kind": self.schedule.kind} | {
                 k: list(v) if isinstance(v, tuple) else v for k, v in self.schedule.params.items()}

@@ -52,3 +52,8 @@ SPECS.update({
     "schedule_plateau": _scheduled({"kind": "plateau", "mode": "max", "threshold_mode": "abs"},
                                    {"kind": "sgd", "momentum": 0.5}),
 })
+
+# weight penalties: [regularization] and a layer's own, through every renderer and pdflatex
+SPECS["penalties"] = spec("pen", ["tanh", "relu", "softmax"], [6, 5, 3], {"kind": "cross_entropy"},
+                          {"kind": "adam", "clip_grad_norm": 1.0}, l2={"l1": 0.01, "l2": 0.0}) | {
+    "regularization": {"l2": 1e-4}, "schedule": {"kind": "cosine", "T_max": 8}}

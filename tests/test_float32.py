@@ -47,19 +47,22 @@ ALLOWED = {
     # _loss_only returns _loss_delta's double: `value = _loss_delta(...)`, or directly
     # (the call's result) in the version that returned the loss alone
     # (unpack_sequence: the loss taken from _loss_delta's (loss, hits) tuple)
-    "_loss_only": {"value", "call", "return_value"}, "_loss_and_grad": {"value", "unpack_sequence", "return_value"},
+    "_loss_only": {"value", "call", "return_value", "unpack_sequence"},
+    "_loss_and_grad": {"value", "unpack_sequence", "return_value", "call"},   # call: _penalty<l>'s double
     "_update": _STEP_SCALARS, "_update_any": _STEP_SCALARS,
     "_epoch": {"batch_loss", "unpack_sequence",     # from _loss_delta, stored in the float64 losses
                # ||g|| for clip_grad_norm, in double from _grad_sumsq, tested on the float64 hypers
-               "grad_norm", "call", "binary_subscr"},
+               "grad_norm", "call", "binary_subscr",
+               "penalty", "binop_iadd", "binop_add"},     # the weight penalties' value, summed in double
     # ||g||**2 accumulates in double, as the batch loss does
     "_grad_sumsq": {"total", "binop_iadd", "return_value"},
     # each thread's share of the batch loss (part, from _loss_delta) and its hits go
     # through the float64 `shared` array; batch_loss and batch_hits are their sums
     # over the threads, stored in the float64 losses and the int64 correct
     "_epoch_threads": {"batch_loss", "batch_hits", "part", "unpack_sequence", "binary_subscr",
-                       "binop_iadd", "grad_norm", "total", "call"},
+                       "binop_iadd", "grad_norm", "total", "call", "penalty"},
 }
+PENALTY_SUM = {"total", "binop_iadd", "return_value"}
 # the optimizer kernels: no float64 at or after the per-element loop's `for` line
 _ELEMENT_LOOP_KERNELS = ("_update", "_update_any")
 
@@ -76,6 +79,8 @@ SPECS = [
     _spec("relu", "binary_cross_entropy", "sigmoid", "adam"),
     _spec("sigmoid", "mse", "softmax", "rmsprop"),
     _spec("tanh", "mse", "identity", "adagrad"),
+    _spec("relu", "cross_entropy", "softmax", "adam") | {"name": "f32_penalised",
+                                                         "regularization": {"l1": 0.01, "l2": 0.02}},
 ]
 
 
@@ -139,7 +144,8 @@ def _violations(module):
     for name, kernel in kernels:
         if not isinstance(kernel, CPUDispatcher):
             continue
-        allowed = ALLOWED.get(name, set())
+        # a layer's weight penalty (_penalty<l>) sums its value in double, as the batch loss
+        allowed = ALLOWED.get(name, PENALTY_SUM if name.startswith("_penalty") else set())
         versions = list(kernel.overloads.values())
         if kernel.py_func.__module__ == rt_kernels.__name__:
             # the runtime's kernels load from Numba's cache, which keeps no typing: their

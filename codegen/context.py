@@ -6,7 +6,7 @@ import functools
 
 import sympy as sp
 
-from derive import calculus, optimizers, schedules, symbols
+from derive import calculus, losses, optimizers, schedules, symbols
 from derive.clipping import grad_norm as clipping_norm
 from gradgen.runtime import VERSION as RUNTIME_VERSION
 
@@ -40,6 +40,10 @@ def _activation_context(key, act, dtype):
                 uses_a=calculus.a in syms, uses_z=calculus.z in syms)
 
 
+# what the weighted mean's symbols are in _loss_delta
+_WEIGHT_NAMES = {losses.weight: "weight", losses.total_weight: "wsum", losses.outputs: "A.shape[1]"}
+
+
 def _loss_context(ir, dtype):
     loss, out = ir.loss, ir.layers[-1].activation
     code = functools.partial(kernel_code, dtype=dtype)
@@ -50,7 +54,12 @@ def _loss_context(ir, dtype):
                row_sum_code=code(loss.row_sum) if loss.row_sum is not None else "",
                needs_lse="lse" in loss.value_uses, lse_code="",
                # the kernel evaluates the term in another form than the spec's (from the logits)
-               stable=loss.value != loss.term.subs(symbols.yhat, calculus.a))
+               stable=loss.value != loss.term.subs(symbols.yhat, calculus.a),
+               weight_formula=_formula(loss.weight_scale),
+               weight_code=kernel_code(loss.weight_scale, const="{}", names=_WEIGHT_NAMES),
+               # total_loss sums weight * value: over the weights' sum (times K for elementwise losses)
+               weight_denominator=kernel_code(losses.weight / loss.weight_scale, const="{}",
+                                              names=_WEIGHT_NAMES))
     if ctx["needs_lse"]:
         # only a softmax output's loss reads lse (derive.model.loss_ir), from the zmax and
         # total its own row kernel (_act_<key>_row) returns
@@ -254,6 +263,7 @@ def build_context(ir, eq):
         activations=[acts[k] for k in sorted(acts)], act_by_key=acts, small_gemm=SMALL_GEMM,
         loss=loss_ctx, optimizer=opt_ctx, task=task,
         schedule=_schedule_context(ir, opt_ctx["hypers"]),
+        class_weight=list(ir.class_weight) if isinstance(ir.class_weight, tuple) else ir.class_weight,
         helpers=helper_sources(printed, "@njit(**INNER)"),
         param_names=params,
         param_shapes=[s for l in ir.layers for s in ((l.n_in, l.n_out), (l.n_out,))],
@@ -268,6 +278,8 @@ def build_context(ir, eq):
         estimator_signature=signature(
             {"hidden_units": tuple(l["n_out"] for l in layers[:-1])}
             | {k: tuple(v) if isinstance(v, list) else v for k, v in (opt_ctx["defaults"] | training).items()}
+            | ({} if task == "regression" else {"class_weight": tuple(ir.class_weight)
+                                                if isinstance(ir.class_weight, tuple) else ir.class_weight})
             | {"warm_start": False}),
         za_args=", ".join(f"{v}{i}" for i in range(1, n + 1) for v in ("Z", "A")),
         d_args=", ".join(f"D{i}" for i in range(1, n + 1)),

@@ -17,6 +17,18 @@ from .symbols import y, yhat
 # mae is l1_loss: |d|, whose derivative SymPy finds as sign(d): 0 at d = 0, as torch.
 HUBER_DELTA = sp.Integer(1)
 
+# sample weights (CONTRACT v2 §2): row n weighs w_n = s_n c_{y_n} and the data term is
+# sum_n w_n l_n / sum_n w_n, l_n the row's loss (for an elementwise loss, its mean over
+# the K outputs): each element's term and error signal are scaled by weight_scale
+weight = sp.Symbol("w_n", nonnegative=True)
+total_weight = sp.Symbol("W_sum", positive=True)      # sum_m w_m over the batch
+outputs = sp.Symbol("K", integer=True, positive=True)
+
+
+def weight_scale(mean_over):
+    """The factor of one element's term (and error signal) in the weighted mean."""
+    return weight / total_weight / (outputs if mean_over == "elements" else 1)
+
 
 @dataclass(frozen=True)
 class Loss:

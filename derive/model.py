@@ -18,7 +18,7 @@ from . import calculus, clipping, penalties
 from .activations import ACTIVATIONS
 from .derivative_forms import new_functions
 from .initializers import INITIALIZERS
-from .losses import LOSSES
+from .losses import LOSSES, weight_scale
 from .optimizers import LEARNING_RATE, OPTIMIZERS
 from .schedules import SCHEDULES, plateau_improved, plateau_reduced
 from .symbols import A, Y, a, j, k, x, y, yhat, z
@@ -68,6 +68,7 @@ class LossIR:
     delta_indexed: sp.Expr    # the same in index notation, as derived (for display)
     row_sum: sp.Expr | None   # s = sum_k row_sum(a_k, y_k), when delta needs it
     combined: bool            # activation and loss simplified together (e.g. a - y)
+    weight_scale: sp.Expr = None   # a weighted row's factor: w_n / sum w (/ K for elementwise losses)
 
     @property
     def value_uses(self):
@@ -185,7 +186,7 @@ def loss_ir(name, out, formula_expr=None):
         delta_indexed, row = delta, None
         value = calculus.logit_form(term, out.definition, yhat) if has_log else term.subs(yhat, a)
     return LossIR(name, label, term, mean_over, classification, dloss, value, delta,
-                  delta_indexed, row, combined)
+                  delta_indexed, row, combined, weight_scale(mean_over))
 
 
 def optimizer_ir(spec):
@@ -264,6 +265,7 @@ class ModelIR:
     training: dict = field(default_factory=dict)   # [training], with target_loss and patience None when unset
     inits: tuple = ()             # the Init registry entries of the schemes the layers use, by name
     schedule: ScheduleIR | None = None
+    class_weight: object = None   # [loss] class_weight: None, "balanced" or one weight per class
 
 
 def build_ir(spec):
@@ -299,4 +301,4 @@ def build_ir(spec):
                    inputs=spec.inputs, dtype=spec.dtype,
                    source=os.path.basename(spec.path) if spec.path else "a spec dict",
                    digest=spec.digest(), spec_dict=data, training=training, inits=inits,
-                   schedule=schedule_ir(spec))
+                   schedule=schedule_ir(spec), class_weight=spec.loss.class_weight)

@@ -122,6 +122,9 @@ def layer_names(symbol_of):
     for every layer l in `symbol_of` ({l: its activation's symbol}) and the input (0)."""
     names = {"x": letter("x"), "X": letter("X"), "ones": Scripts(bold("1"), letter("N")),
              "L_pen": Scripts(calligraphic("L"), roman("pen"), text="L_pen"),
+             "w_row": letter("w"), "w_n": Scripts(letter("w"), letter("n"), text="w_n"),
+             "W_sum": Scripts(letter("W"), roman("sum"), text="W_sum"),
+             "omega_n": Scripts(greek("omega"), letter("n"), text="omega_n"),
              "ell": greek("ell"), "L": calligraphic("L"), "N": letter("N")}
     for l in range(0, max(symbol_of, default=0) + 1):
         script = layer_sup(l)

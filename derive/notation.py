@@ -91,7 +91,7 @@ class Token(Notation):
 _GREEK = {
     "alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "epsilon": "ϵ", "varepsilon": "ε",
     "eta": "η", "theta": "θ", "lambda": "λ", "mu": "μ", "sigma": "σ", "tau": "τ", "ell": "ℓ",
-    "kappa": "κ", "phi": "φ", "Delta": "Δ", "Sigma": "Σ", "Omega": "Ω",
+    "kappa": "κ", "phi": "φ", "Delta": "Δ", "Sigma": "Σ", "Omega": "Ω", "omega": "ω",
 }
 _CALLIGRAPHIC = {"L": "ℒ"}
 

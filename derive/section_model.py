@@ -10,6 +10,7 @@ from .names import (ELL, EQ, J, L_, L_MINUS_1, LOSS_OF_ONE, UNIT_NAMES, YHAT, YH
                     Z_J, layer_sup, sub, sup)
 from .notation import Call, Scripts, function_name, letter, relation
 from .section_penalties import loss_blocks as penalty_loss_blocks
+from .section_weights import weighted_blocks
 from .section_context import N, note, row, rows
 from .symbols import K, Z, a, i, j, m, yhat, z
 
@@ -81,7 +82,7 @@ def loss_section(ctx):
                " elements (PyTorch's ", Code('reduction="mean"'), "):")
     blocks.append(Para(how))
     blocks.append(rows(row(ctx.show(sp.Symbol("L")), ctx.show(ctx.mean_factor() * total), keys=("loss.mean",))))
-    blocks += penalty_loss_blocks(ctx)
+    blocks += weighted_blocks(ctx) + penalty_loss_blocks(ctx)
     if loss.value != loss.term.subs(yhat, a):
         blocks.append(Para(("With ", note(YHAT_IS_A), " written out in the logits ", note(Z_J),
                             " and the logarithms expanded, the kernels evaluate the term from the "

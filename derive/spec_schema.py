@@ -32,7 +32,7 @@ TOP_KEYS = ("name", "inputs", "dtype", "layers", "loss", "regularization", "opti
 TOP_REQUIRED = ("name", "inputs", "layers", "loss", "optimizer")
 LAYER_KEYS = ("units", "activation", "learning_rate", "init", "l1", "l2")
 PENALTY_KEYS = ("l1", "l2")
-LOSS_KEYS = ("kind", "formula")
+LOSS_KEYS = ("kind", "formula", "class_weight")
 TRAINING_KEYS = ("batch_size", "epochs", "shuffle", "seed", "target_loss", "patience", "min_delta",
                  "restore_best")
 DATA_KEYS = ("source", "test_fraction")
@@ -227,13 +227,39 @@ class Validator:
             if entry.requires_output is not None and (layers[-1].formula or out != entry.requires_output):
                 raise self.error(f"{kind} needs a {entry.requires_output} output layer; "
                                  f"the last layer's activation is {out!r}", "loss.kind")
-            return LossSpec(kind=kind, formula=None)
+            return LossSpec(kind=kind, formula=None, class_weight=self.class_weight(d, kind, layers))
+        if d.get("class_weight") is not None:
+            raise self.error("class weights are for cross_entropy, or binary_cross_entropy on one "
+                             "unit; a formula loss takes sample_weight only", "loss.class_weight")
         text = self.string(d["formula"], "loss.formula")
         try:
             parse_formula(text, ("yhat", "y"))
         except FormulaError as e:
             raise self.error(f"not a valid formula in yhat and y: {e}", "loss.formula") from None
         return LossSpec(kind=None, formula=text)
+
+    def class_weight(self, d, kind, layers):
+        """[loss] class_weight: "balanced", or one weight >= 0 per class (not all zero)."""
+        value, field = d.get("class_weight"), "loss.class_weight"
+        if value is None:
+            return None
+        units = layers[-1].units
+        if kind == "cross_entropy":
+            classes = units
+        elif kind == "binary_cross_entropy" and units == 1:
+            classes = 2
+        else:
+            raise self.error(f"class weights are for cross_entropy, or binary_cross_entropy on one "
+                             f"unit; not {kind} on {units} unit(s)", field)
+        if value == "balanced":
+            return value
+        if not isinstance(value, (list, tuple)) or len(value) != classes:
+            raise self.error(f'expected "balanced" or a list of {classes} weights (one per class), '
+                             f"got {_show(value)}", field)
+        weights = tuple(self.real(v, f"{field}[{n}]", minimum=0.0) for n, v in enumerate(value))
+        if not any(weights):
+            raise self.error("every class weight is 0: no row would count", field)
+        return weights
 
     def optimizer(self, d):
         self.table(d, "optimizer", hint="; write [optimizer] with kind = \"...\""

@@ -59,6 +59,7 @@ class LayerSpec:
 class LossSpec:
     kind: str | None = None          # a LOSSES name, or None for a formula loss
     formula: str | None = None       # text in yhat and y
+    class_weight: object = None      # None, "balanced", or a tuple of one weight per class
 
 
 @dataclass(frozen=True)
@@ -175,6 +176,9 @@ class Spec:
                     d[key] = getattr(layer, key)
             layers.append(d)
         loss = {"kind": self.loss.kind} if self.loss.kind is not None else {"formula": self.loss.formula}
+        if self.loss.class_weight is not None:
+            cw = self.loss.class_weight
+            loss["class_weight"] = cw if isinstance(cw, str) else list(cw)
         optimizer = {"kind": self.optimizer.kind}
         for key, value in self.optimizer.params.items():
             if value is not None:

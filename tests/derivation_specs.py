@@ -57,3 +57,9 @@ SPECS.update({
 SPECS["penalties"] = spec("pen", ["tanh", "relu", "softmax"], [6, 5, 3], {"kind": "cross_entropy"},
                           {"kind": "adam", "clip_grad_norm": 1.0}, l2={"l1": 0.01, "l2": 0.0}) | {
     "regularization": {"l2": 1e-4}, "schedule": {"kind": "cosine", "T_max": 8}}
+
+# class weights ("balanced" and a list) and the weighted mean, through every renderer and pdflatex
+SPECS["class_weight_balanced"] = spec("cwb", ["tanh", "softmax"], [6, 3],
+                                      {"kind": "cross_entropy", "class_weight": "balanced"}, {"kind": "sgd"})
+SPECS["class_weight_binary"] = spec("cwl", ["relu", "sigmoid"], [5, 1],
+                                    {"kind": "binary_cross_entropy", "class_weight": [2.0, 0.5]}, {"kind": "sgd"})

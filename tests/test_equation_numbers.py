@@ -29,7 +29,7 @@ def test_every_key_of_a_three_layer_spec():
     update = ["update.2", "update.3", "update.4", "update.6"]
     scalars = ["update.scalar.bias_correction1", "update.scalar.bias_correction2", "update.scalar.step_size"]
     expected = set(layers) | {"layer1.delta", "layer2.delta", "loss.term", "loss.mean", "loss.stable",
-                              "loss.lse", "output.delta"} | set(update) | set(scalars)
+                              "loss.lse", "output.delta", "loss.weighted", "loss.weight"} | set(update) | set(scalars)
     assert set(d.equations) == expected
 
 

@@ -43,7 +43,9 @@ _STEP_SCALARS = {
 ALLOWED = {
     # the batch loss accumulates in double: total_loss += term; return total_loss / count
     # (unpack_sequence: total_loss, hits = 0.0, 0)
-    "_loss_delta": {"total_loss", "binop_iadd", "binop_truediv", "return_value", "unpack_sequence"},
+    "_loss_delta": {"total_loss", "binop_iadd", "binop_truediv", "return_value", "unpack_sequence",
+                    # a weighted row: its weight (float64, as given), weight * value into total_loss
+                    "weight", "wsum", "phi", "binary_subscr", "binop_mul", "binop_add", "cast"},
     # _loss_only returns _loss_delta's double: `value = _loss_delta(...)`, or directly
     # (the call's result) in the version that returned the loss alone
     # (unpack_sequence: the loss taken from _loss_delta's (loss, hits) tuple)
@@ -51,6 +53,7 @@ ALLOWED = {
     "_loss_and_grad": {"value", "unpack_sequence", "return_value", "call"},   # call: _penalty<l>'s double
     "_update": _STEP_SCALARS, "_update_any": _STEP_SCALARS,
     "_epoch": {"batch_loss", "unpack_sequence",     # from _loss_delta, stored in the float64 losses
+               "wsum",                                   # the batch's total weight, summed in double
                # ||g|| for clip_grad_norm, in double from _grad_sumsq, tested on the float64 hypers
                "grad_norm", "call", "binary_subscr",
                "penalty", "binop_iadd", "binop_add"},     # the weight penalties' value, summed in double
@@ -60,7 +63,7 @@ ALLOWED = {
     # through the float64 `shared` array; batch_loss and batch_hits are their sums
     # over the threads, stored in the float64 losses and the int64 correct
     "_epoch_threads": {"batch_loss", "batch_hits", "part", "unpack_sequence", "binary_subscr",
-                       "binop_iadd", "grad_norm", "total", "call", "penalty"},
+                       "binop_iadd", "grad_norm", "total", "call", "penalty", "wsum"},
 }
 PENALTY_SUM = {"total", "binop_iadd", "return_value"}
 # the optimizer kernels: no float64 at or after the per-element loop's `for` line
@@ -109,6 +112,9 @@ def _exercise(module, spec):
         threaded.fit(X, y, epochs=2, batch_size=4, progress=False)
     finally:
         rt_threads.PARALLEL_MACS, rt_threads.THREADS = settings
+    # weighted: the weights (float64, as given) scale the loss in double and D in DT
+    module.Trainer(seed=0).fit(X, y, epochs=1, batch_size=4, sample_weight=np.linspace(0.5, 1.5, len(X)),
+                               progress=False)
     module.loss_and_grad(trainer.params, X, y)
     module.forward(trainer.params, X)                                # _predict, _act_*
     module.loss(trainer.params, X, y)                                # _loss_only

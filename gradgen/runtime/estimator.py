@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 
 from . import sklearn_compat as sk
-from . import validation
+from . import validation, weights
 
 TRAINING_NAMES = ("batch_size", "epochs", "shuffle", "seed", "target_loss", "patience", "min_delta",
                   "restore_best")
@@ -19,6 +19,12 @@ def _same_value(a, b):
         return a is b or (type(a) is type(b) and bool(a == b))
     except Exception:
         return False
+
+
+def _labels_of(Y):
+    """Each row's class index from a classifier's trainer targets: labels (multiclass),
+    0 / 1 (one sigmoid unit) or one-vs-rest rows."""
+    return np.asarray(Y).astype(np.int64) if np.ndim(Y) == 1 else np.asarray(Y).argmax(axis=1)
 
 
 class Estimator:
@@ -128,10 +134,32 @@ class Estimator:
         for key, value in targets.items():
             setattr(self, key, value)
 
-    def fit(self, X, y):
+    def _row_weights(self, Y, sample_weight):
+        """Each row's weight for the trainer: sample_weight times, for a classifier, its
+        class's class_weight (None when neither is given)."""
+        rows = weights.check_sample_weight(sample_weight, Y.shape[0])
+        per_class = self._class_weights(Y)
+        if per_class is None:
+            return rows
+        labels = _labels_of(Y)
+        out = per_class[labels] if rows is None else rows * per_class[labels]
+        if not out.sum() > 0:
+            raise ValueError("the rows' weights (sample_weight times class_weight) sum to zero")
+        return out
+
+    def _class_weights(self, Y):
+        return None
+
+    def _train(self, trainer, X, Y, sample_weight, **fit):
+        """trainer.fit with this estimator's row weights (its class_weight, not the spec's)."""
+        trainer.class_weight = None
+        return trainer.fit(X, Y, progress=False, sample_weight=self._row_weights(Y, sample_weight), **fit)
+
+    def fit(self, X, y, sample_weight=None):
         """Train on (X, y); returns self. A fresh network, unless warm_start is set
         and the estimator is fitted with the same widths: then the fitted Trainer
-        trains `epochs` more epochs (a classifier's classes must be the same)."""
+        trains `epochs` more epochs (a classifier's classes must be the same).
+        sample_weight weighs the rows of the loss (times class_weight's, classifiers)."""
         warm = getattr(self, "warm_start", False)
         if not isinstance(warm, (bool, np.bool_)):
             raise ValueError(f"warm_start must be True or False, not {warm!r}")
@@ -145,7 +173,15 @@ class Estimator:
         before = self.n_iter_ if trainer is not None else 0
         if trainer is None:
             trainer = self._new_trainer(X.shape[1], n_out)
-        history = trainer.fit(X, Y, progress=False)
+        previous = {key: getattr(self, key, None) for key in targets}
+        for key, value in targets.items():           # the weights read the mode and classes
+            setattr(self, key, value)
+        try:
+            history = self._train(trainer, X, Y, sample_weight)
+        except Exception:
+            for key, value in previous.items():
+                setattr(self, key, value)
+            raise
         self._keep(trainer, history, X.shape[1], n_out, targets, before)
         return self
 
@@ -153,8 +189,6 @@ class Estimator:
         """One epoch over (X, y), continuing the fitted Trainer (a fresh network on
         the first call); returns self. As MLPClassifier.partial_fit: a classifier
         needs `classes` (every label y may hold) on the first call."""
-        if sample_weight is not None:
-            raise ValueError("sample_weight is not supported yet")
         first = not hasattr(self, "trainer_")
         X = sk.validate_X(self, X, reset=first)
         Y, n_out, targets = self._partial_targets(y, X.shape[0], classes, first)
@@ -165,7 +199,15 @@ class Estimator:
                                  f"with {self.n_outputs_} (hidden_units {self.hidden_units!r} must "
                                  "stay those of the fit too)")
             trainer = self._new_trainer(X.shape[1], n_out)
-        history = trainer.fit(X, Y, epochs=1, progress=False)
+        previous = {key: getattr(self, key, None) for key in targets}
+        for key, value in targets.items():
+            setattr(self, key, value)
+        try:
+            history = self._train(trainer, X, Y, sample_weight, epochs=1)
+        except Exception:
+            for key, value in previous.items():
+                setattr(self, key, value)
+            raise
         self._keep(trainer, history, X.shape[1], n_out, targets, 0 if first else self.n_iter_)
         return self
 
@@ -360,6 +402,34 @@ class Classifier(Estimator):
                              "indicator matrix")
         Y, n_out, mode = self._encode(arr, classes)
         return Y, n_out, {"classes_": classes, "_mode": mode}
+
+    def _class_weights(self, Y):
+        """Each class's weight, by its index in classes_, from class_weight: None, "balanced"
+        (n / (k * count), on these rows), a dict {class: weight} (others 1) or one per class."""
+        given = getattr(self, "class_weight", None)
+        if given is None:
+            return None
+        if self._mode == "multilabel":
+            raise ValueError("class_weight is for single-label targets, not a multilabel indicator matrix")
+        k = len(self.classes_)
+        if isinstance(given, str):
+            if given != "balanced":
+                raise ValueError(f'class_weight must be None, "balanced", a dict or one weight per class, '
+                                 f"not {given!r}")
+            labels = _labels_of(Y)
+            return weights.class_weights("balanced", labels, k)
+        if isinstance(given, dict):
+            unknown = [c for c in given if c not in set(self.classes_.tolist())]
+            if unknown:
+                raise ValueError(f"class_weight names classes not in y: {unknown!r}")
+            out = np.array([float(given.get(c, 1.0)) for c in self.classes_.tolist()])
+        else:
+            out = np.asarray(given, dtype=np.float64).reshape(-1)
+            if out.shape != (k,):
+                raise ValueError(f"class_weight has {out.size} weights for {k} classes")
+        if not np.all(np.isfinite(out)) or np.any(out < 0):
+            raise ValueError("class_weight must be finite and >= 0")
+        return out
 
     def predict_proba(self, X):
         """Class probabilities, (n, len(classes_)); for a multilabel fit, each label's."""

@@ -47,6 +47,7 @@ class Model:
     kernels: Kernels = field(repr=False)
     check_settings: object = None     # hyper dict -> None, or raises ValueError (cross-field rules)
     schedule: ScheduleRule | None = None   # the [schedule], None without one
+    class_weight: object = None       # [loss] class_weight: None, "balanced" or one weight per class
 
     @classmethod
     def from_namespace(cls, names):
@@ -66,7 +67,7 @@ class Model:
                    state_names=names["STATE_NAMES"], state_initial=names["STATE_INITIAL"],
                    training=names["TRAINING"], keeps_z=names["KEEPS_Z"], kernels=kernels,
                    check_settings=names.get("_check_settings"),
-                   schedule=ScheduleRule.from_namespace(names))
+                   schedule=ScheduleRule.from_namespace(names), class_weight=names.get("CLASS_WEIGHT"))
 
     @property
     def n_layers(self):

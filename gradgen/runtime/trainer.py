@@ -9,7 +9,7 @@ import time
 
 import numpy as np
 
-from . import checkpoint, threads, validation
+from . import checkpoint, threads, validation, weights
 from .history import History
 from .progress import DeferredInterrupt, progress_bar
 from .schedule import ScheduleState
@@ -75,6 +75,7 @@ class Trainer:
                       for name in model.state_names}
         self.t = 0
         self.schedule = ScheduleState(model.schedule)
+        self.class_weight = model.class_weight      # the spec's [loss] class_weight (the Estimator sets its own)
         self.history = History()
         self._rng = np.random.default_rng(seed)
         self._pace = {}           # (batch size, threads) -> seconds per batch of the last call
@@ -100,10 +101,10 @@ class Trainer:
                                                 model.keeps_z, model.dtype)
         return work
 
-    def _run(self, X, Y, order, batch_size, between=None, batches_per_epoch=None):
+    def _run(self, X, Y, order, batch_size, between=None, batches_per_epoch=None, weights=None):
         """Run the compiled epoch over the rows `order` of X, Y; returns (per-batch
         losses, per-batch correct predictions, batch sizes, the groups' rates at the
-        first batch). The schedule sets the rates (batches_per_epoch: one_cycle's, on
+        first batch); weights: each row's (runtime.weights), or None. The schedule sets the rates (batches_per_epoch: one_cycle's, on
         its first use; default this call's batches). The batches go in calls
         of about CALL_SECONDS each; between two, between(batches done, batches) is
         asked whether to stop, and a True raises EpochAbandoned with the trainer's
@@ -148,8 +149,9 @@ class Trainer:
                 if ask and made and between is not None and between(first, n_batches):
                     raise EpochAbandoned
                 Xs, Ys = (X[lo:hi], Y[lo:hi]) if sequential else work.gather(X, Y, order[lo:hi])
+                Ws = None if weights is None else weights[lo:hi] if sequential else weights[order[lo:hi]]
                 rates, settings_ = (lrs, hypers) if lrs.shape[0] == 1 else (lrs[first:], hypers[first:])
-                settings = (Xs, Ys, rows, rates, settings_, t, losses[first:], correct[first:], any_case)
+                settings = (Xs, Ys, Ws, rows, rates, settings_, t, losses[first:], correct[first:], any_case)
                 started = time.perf_counter()
                 if nth > 1:
                     ran, t, status, flipped = threads.run_threads(kernels.epoch_threads, min(nth, rows),
@@ -182,6 +184,8 @@ class Trainer:
         work.finish(self.params, self.state, swapped)
         self.t = t
         sizes = np.minimum(batch_size, len(order) - batch_size * np.arange(n_batches))
+        if weights is not None:      # what each batch's (weighted) mean loss counts for in the epoch's
+            sizes = np.add.reduceat(weights[order], batch_size * np.arange(n_batches))
         if status == 1:
             raise DivergenceError(f"the loss became {losses[done]} at step {self.t + 1} "
                                   f"(batch {done + 1} of the epoch); the parameters of the "
@@ -196,20 +200,24 @@ class Trainer:
         return self.model.inputs(self.params, X, y)
 
     # -- the contract's API
-    def step(self, X, y):
-        """One optimizer step on exactly this batch; returns its loss before the step."""
+    def step(self, X, y, sample_weight=None):
+        """One optimizer step on exactly this batch; returns its loss before the step
+        (weighted by sample_weight and the spec's class_weight, if any)."""
         X, Y = self._data(X, y)
-        losses, _, _, _ = self._run(X, Y, np.arange(X.shape[0], dtype=np.int64), X.shape[0])
+        w = weights.row_weights(self.model, Y, sample_weight, self.class_weight)
+        losses, _, _, _ = self._run(X, Y, np.arange(X.shape[0], dtype=np.int64), X.shape[0], weights=w)
         return float(losses[0])
 
     def fit(self, X, y, epochs=None, batch_size=None, shuffle=None, validation_data=None,
             target_loss=None, progress=None, patience=None, callbacks=None, min_delta=None,
-            restore_best=None):
+            restore_best=None, sample_weight=None):
         """Train for `epochs` epochs (defaults from the spec's [training]); returns History.
 
         After every epoch: the schedule steps, then each callback(trainer, epoch, logs)
         is called (epoch counted from 1, logs the epoch's metrics); one returning True
         stops training, one raising leaves the trainer at that epoch and propagates.
+        sample_weight (and the spec's class_weight) weigh the rows of the loss minimised
+        and of History.loss (the validation loss is unweighted).
         restore_best ends with the parameters of the epoch of lowest validation loss
         (training loss without validation data), whatever stopped training."""
         model = self.model
@@ -221,6 +229,7 @@ class Trainer:
                 cfg[key] = validation.check_training(key, value)
         callbacks = _check_callbacks(callbacks)
         X, Y = self._data(X, y)
+        w = weights.row_weights(model, Y, sample_weight, self.class_weight)
         if validation_data is not None:
             Xv, Yv = self._data(*validation_data)
         history = self.history = History()
@@ -244,7 +253,7 @@ class Trainer:
                             f", loss {history.loss[-1]:.4g}" if history.loss else ""))
                     return bool(interrupted)
                 try:
-                    losses, correct, sizes, rates = self._run(X, Y, order, cfg["batch_size"], between)
+                    losses, correct, sizes, rates = self._run(X, Y, order, cfg["batch_size"], between, weights=w)
                 except DivergenceError as err:
                     history.stopped_early, history.stop_reason = True, "diverged"
                     raise DivergenceError(f"epoch {epoch + 1}: {err}") from None
@@ -253,7 +262,7 @@ class Trainer:
                     self._rng.bit_generator.state = rng_state
                     history.stopped_early, history.stop_reason = True, "interrupted (Ctrl-C)"
                     raise KeyboardInterrupt from None
-                history.loss.append(float(np.dot(losses, sizes) / X.shape[0]))
+                history.loss.append(float(np.dot(losses, sizes) / sizes.sum()))
                 history.learning_rate.append(rates)
                 if model.task != "regression":
                     history.accuracy.append(float(correct.sum() / X.shape[0]))

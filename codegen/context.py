@@ -245,8 +245,18 @@ def build_context(ir, eq):
                    kernels_from=first_layer[keys[l.index]] if first_layer[keys[l.index]] != l.index else None,
                    # products this small at the spec's batch size run as loops, not BLAS
                    small=batch * l.n_in * l.n_out <= SMALL_GEMM,
-                   penalty=_penalty_context(l))
+                   penalty=_penalty_context(l),
+                   dropout=None if not l.dropout else dict(
+                       p=l.dropout, scale=repr(float(l.keep_scale)), formula=_formula(l.keep_scale)))
               for l in ir.layers]
+    offset = 0
+    for l in layers:          # each dropout layer's columns in the epoch's mask array, in layer order
+        if l["dropout"]:
+            l["dropout"].update(offset=offset, end=offset + l["n_out"])
+            offset += l["n_out"]
+    for l in layers:          # the training epoch's input to a layer: the dropped activations
+        prev = layers[l["index"] - 2] if l["index"] > 1 else None
+        l["a_prev_train"] = f"H{prev['index']}" if prev and prev["dropout"] else l["a_prev"]
     params = [f"{p}{l['index']}" for l in layers for p in ("W", "b")]
     out = ir.layers[-1].activation
     task = ("regression" if not ir.loss.classification
@@ -289,5 +299,9 @@ def build_context(ir, eq):
         + [name for l in layers for name in (f"W{l['index']}", f"b{l['index']}",
                                               f"gW{l['index']}", f"gb{l['index']}")]
         + [f"S_{s}" for s in opt_ctx["states"]]
-        + [f"{v}{l['index']}" for l in layers for v in (("Z", "A", "D") if l["store_z"] else ("A", "D"))],
+        + [f"{v}{l['index']}" for l in layers for v in (("Z", "A", "D") if l["store_z"] else ("A", "D"))
+           + (("H",) if l["dropout"] else ())],
+        dropout_any=any(l["dropout"] for l in layers),
+        dropout_rates=[l.dropout for l in ir.layers],
+        dropout_scales=[float(l.keep_scale) if l.dropout else None for l in ir.layers],
     )

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
-from . import calculus, clipping, penalties
+from . import calculus, clipping, dropout, penalties
 from .activations import ACTIVATIONS
 from .derivative_forms import new_functions
 from .initializers import INITIALIZERS
@@ -53,6 +53,8 @@ class LayerIR:
     penalty: tuple = (0.0, 0.0)   # (l1, l2) on W
     penalty_term: sp.Expr | None = None        # per weight element, the zero parts dropped (None: no penalty)
     penalty_derivative: sp.Expr | None = None  # its sympy.diff in w
+    dropout: float = 0.0          # p: the probability that a unit's output is zeroed while training
+    keep_scale: sp.Expr | None = None   # 1/(1 - p), a kept unit's factor (None without dropout)
 
 
 @dataclass(frozen=True)
@@ -286,7 +288,8 @@ def build_ir(spec):
         penalty = spec.penalties(layer)
         term, derivative = penalties.layer_term(penalty) if any(penalty) else (None, None)
         layers.append(LayerIR(idx, n_in, layer.units, cache[key], layer.learning_rate, layer.init,
-                              penalty, term, derivative))
+                              penalty, term, derivative, layer.dropout,
+                              dropout.keep_scale(layer.dropout) if layer.dropout else None))
         n_in = layer.units
     if spec.loss.formula is not None:
         loss = loss_ir("formula", layers[-1].activation, parse_formula(spec.loss.formula, ("yhat", "y")))

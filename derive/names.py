@@ -135,6 +135,9 @@ def layer_names(symbol_of):
         names[f"F{l}"] = Call(Prime(symbol_of.get(l, letter("f"))), Scripts(letter("Z"), sup=script))
         names[f"dW{l}"] = Partial(calligraphic("L"), Scripts(letter("W"), sup=script))
         names[f"db{l}"] = Partial(calligraphic("L"), Scripts(letter("b"), sup=script))
+        names[f"m{l}"] = Scripts(letter("m"), sup=script)                     # layer l's dropout mask
+        names[f"at{l}"] = Scripts(Accent(letter("a"), "tilde"), sup=script)   # its dropped output
+        names[f"dat{l}"] = Partial(Scripts(Accent(letter("a"), "tilde"), I, script), Scripts(letter("a"), I, script))
         names[f"Omega{l}"] = Scripts(greek("Omega"), sup=script)             # layer l's weight penalty
         names[f"dOmega{l}"] = Partial(Scripts(greek("Omega"), sup=script), Scripts(letter("w"), IJ, script))
     # the generic layer l of section 5's prose

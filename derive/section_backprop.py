@@ -9,6 +9,7 @@ from .names import I, J, L_, L_PLUS_1, sup
 from .notation import Partial, greek, sign
 from .section_context import N, note, row, rows
 from .section_penalties import gradient_blocks as penalty_gradient_blocks
+from .section_dropout import backprop_blocks as dropout_backprop_blocks
 from .symbols import i, j, m
 
 
@@ -50,6 +51,7 @@ def backprop_section(ctx):
                             note(sup(greek("delta"), L_)), ", ", note(sign(r"\circ", "∘")),
                             " multiplies elementwise and ", ctx.show(sp.MatrixSymbol("F_l", N, n_l)),
                             " applies the derivative of section 3 to every entry.")))
+        blocks += dropout_backprop_blocks(ctx)
     else:
         blocks.append(Para(("With a single layer there is nothing further to propagate.",)))
     factor = ctx.mean_factor()

@@ -11,6 +11,7 @@ from .names import (ELL, EQ, J, L_, L_MINUS_1, LOSS_OF_ONE, UNIT_NAMES, YHAT, YH
 from .notation import Call, Scripts, function_name, letter, relation
 from .section_penalties import loss_blocks as penalty_loss_blocks
 from .section_weights import weighted_blocks
+from .section_dropout import model_blocks as dropout_blocks
 from .section_context import N, note, row, rows
 from .symbols import K, Z, a, i, j, m, yhat, z
 
@@ -62,6 +63,7 @@ def model_section(ctx):
                         "acts elementwise (row-wise for softmax), and the prediction is the last "
                         "layer's output, ", note(relation(YHAT, EQ, sup("a", L))), ":")))
     blocks.append(rows(*matrix_rows))
+    blocks += dropout_blocks(ctx)
     return Section("The model", tuple(blocks))
 
 

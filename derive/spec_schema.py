@@ -30,7 +30,7 @@ SEED_MAX = 2 ** 32 - 1                 # numpy / numba seeds are uint32
 TOP_KEYS = ("name", "inputs", "dtype", "layers", "loss", "regularization", "optimizer", "schedule", "training",
             "data")
 TOP_REQUIRED = ("name", "inputs", "layers", "loss", "optimizer")
-LAYER_KEYS = ("units", "activation", "learning_rate", "init", "l1", "l2")
+LAYER_KEYS = ("units", "activation", "learning_rate", "init", "l1", "l2", "dropout")
 PENALTY_KEYS = ("l1", "l2")
 LOSS_KEYS = ("kind", "formula", "class_weight")
 TRAINING_KEYS = ("batch_size", "epochs", "shuffle", "seed", "target_loss", "patience", "min_delta",
@@ -187,8 +187,14 @@ class Validator:
             init = FORMULA_INIT if is_formula else ACTIVATIONS[activation].init
         penalties = {key: self.real(d[key], f"{prefix}.{key}", minimum=0.0)
                      for key in PENALTY_KEYS if d.get(key) is not None}
+        dropout = 0.0
+        if d.get("dropout") is not None:
+            dropout = self.real(d["dropout"], f"{prefix}.dropout", minimum=0.0, below=1.0)
+            if dropout and last:
+                raise self.error("dropout is for hidden layers only (the output layer's activations are "
+                                 "the prediction)", f"{prefix}.dropout")
         return LayerSpec(units=units, activation=activation, formula=is_formula,
-                         learning_rate=lr, init=init, **penalties)
+                         learning_rate=lr, init=init, dropout=dropout, **penalties)
 
     def activation(self, value, field, last):
         self.string(value, field)

@@ -53,6 +53,7 @@ class LayerSpec:
     init: str = "xavier_uniform"
     l1: float | None = None          # this layer's own penalties on W (None: [regularization]'s)
     l2: float | None = None
+    dropout: float = 0.0             # inverted dropout on this layer's output while training
 
 
 @dataclass(frozen=True)
@@ -174,6 +175,8 @@ class Spec:
             for key in ("l1", "l2"):
                 if getattr(layer, key) is not None:
                     d[key] = getattr(layer, key)
+            if layer.dropout:
+                d["dropout"] = layer.dropout
             layers.append(d)
         loss = {"kind": self.loss.kind} if self.loss.kind is not None else {"formula": self.loss.formula}
         if self.loss.class_weight is not None:

@@ -63,3 +63,16 @@ SPECS["class_weight_balanced"] = spec("cwb", ["tanh", "softmax"], [6, 3],
                                       {"kind": "cross_entropy", "class_weight": "balanced"}, {"kind": "sgd"})
 SPECS["class_weight_binary"] = spec("cwl", ["relu", "sigmoid"], [5, 1],
                                     {"kind": "binary_cross_entropy", "class_weight": [2.0, 0.5]}, {"kind": "sgd"})
+
+# dropout on two hidden layers, through every renderer and pdflatex
+SPECS["dropout"] = spec("drop", ["relu", "tanh", "softmax"], [8, 6, 3], {"kind": "cross_entropy"},
+                        {"kind": "sgd", "momentum": 0.9}, l1={"dropout": 0.5}, l2={"dropout": 0.2})
+
+# every feature of issues 20 and 21 at once: dropout, class weights, penalties (global and a
+# layer's own), a schedule and clipping
+SPECS["every_feature"] = spec("every", ["relu", "tanh", "softmax"], [8, 6, 3],
+                              {"kind": "cross_entropy", "class_weight": [1.0, 2.0, 0.5]},
+                              {"kind": "adamw", "clip_grad_norm": 1.0},
+                              l1={"dropout": 0.3, "l1": 1e-3}, l2={"dropout": 0.1}) | {
+    "regularization": {"l2": 1e-4}, "schedule": {"kind": "one_cycle", "max_lr": 0.01},
+    "training": {"patience": 3, "min_delta": 1e-3, "restore_best": True}}

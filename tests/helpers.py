@@ -314,7 +314,7 @@ def random_params(spec, rng, scale=1.0):
 
 def random_targets(spec, n, rng, one_hot=False, flat=False):
     """Targets suited to the spec's loss (see CONTRACT.md, 'Targets y')."""
-    kind = spec["loss"]["kind"]
+    kind = spec["loss"].get("kind")      # None: a formula loss, real-valued targets
     k = spec["layers"][-1]["units"]
     if kind == "cross_entropy":
         labels = rng.integers(0, k, size=n)

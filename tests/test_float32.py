@@ -84,6 +84,8 @@ SPECS = [
     _spec("tanh", "mse", "identity", "adagrad"),
     _spec("relu", "cross_entropy", "softmax", "adam") | {"name": "f32_penalised",
                                                          "regularization": {"l1": 0.01, "l2": 0.02}},
+    _spec("tanh", "mse", "identity", "sgd") | {"name": "f32_dropout", "layers": [
+        {"units": 6, "activation": "tanh", "dropout": 0.25}, {"units": 3, "activation": "identity"}]},
 ]
 
 
@@ -184,8 +186,11 @@ def _required(spec):
     """The kernels _exercise must have compiled: both optimizer loops, the forward,
     backward and loss kernels, and each layer's activation."""
     acts = [layer["activation"] for layer in spec["layers"]]
-    return ({"_update", "_update_any", "_epoch", "_epoch_threads", "_predict", "_loss_only",
-             "_loss_and_grad", "_loss_delta", "colsum", "barrier", "_forward", "_backward", "gather"}
+    # a spec with dropout trains on one thread: no _epoch_threads (nor its barrier and colsum)
+    threaded = set() if any(layer.get("dropout") for layer in spec["layers"]) else {
+        "_epoch_threads", "colsum", "barrier"}
+    return ({"_update", "_update_any", "_epoch", "_predict", "_loss_only",
+             "_loss_and_grad", "_loss_delta", "_forward", "_backward", "gather"} | threaded
             | {f"_act_{a}" for a in acts} | {f"_dact_{a}" for a in acts[:-1]})
 
 
@@ -200,6 +205,8 @@ def test_no_float64_inside_float32_kernels(spec):
     # nor any other kernel of the module, but the output layer's derivative, which the
     # loss's delta may fold in (sigmoid + binary cross-entropy: a - y)
     unused = {f"_dact_{spec['layers'][-1]['activation']}"}
+    if any(layer.get("dropout") for layer in spec["layers"]):
+        unused |= {"barrier", "colsum"}        # imported for _epoch_threads, which dropout has none of
     uncompiled = sorted(name for name, n in compiled.items() if not n and name not in unused)
     assert not uncompiled, f"kernels never compiled, so never checked: {uncompiled}"
     assert compiled["_epoch"] >= 2            # the spec's case and the general loop

@@ -69,10 +69,11 @@ def test_check_passes_on_a_right_module():
     assert worst < gradcheck.TOLERANCE and count > 100, (worst, where)
 
 
-def test_check_ignores_the_specs_schedule_and_clipping():
+def test_check_ignores_the_specs_schedule_clipping_and_dropout():
     """The check's module is plain SGD at rate 1: a schedule (one_cycle would set the
     rate and the momentum) or clipping would make its step not the gradient."""
     spec = SPECS[1] | {"optimizer": {"kind": "sgd", "clip_grad_norm": 1e-3},
                        "schedule": {"kind": "one_cycle", "max_lr": 0.5}}
+    spec["layers"] = [dict(spec["layers"][0], dropout=0.5)] + spec["layers"][1:]     # and no dropout
     worst, where, _ = gradcheck.gradient_check(spec)
     assert worst < gradcheck.TOLERANCE, (worst, where)

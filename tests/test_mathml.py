@@ -33,6 +33,11 @@ def _registry_specs():
         yield dict(base, layers=[{"units": 4, "activation": "x/(1+abs(x))", "learning_rate": 0.1},
                                  {"units": 2, "activation": outputs.get(loss, "identity")}],
                    loss={"kind": loss}, optimizer={"kind": "sgd"})
+    # every schedule, clipping, penalties, class weights and dropout (tests/derivation_specs.py)
+    from derivation_specs import SPECS
+    for key, spec in SPECS.items():
+        if key.startswith(("schedule_", "class_weight_")) or key in ("penalties", "dropout", "every_feature"):
+            yield spec
     for kind in OPTIMIZERS:
         yield dict(base, layers=[{"units": 2, "activation": "max(x, 0) + min(x, 2)/4"}],
                    loss={"formula": "log(cosh(yhat - y))"},

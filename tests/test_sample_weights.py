@@ -24,7 +24,8 @@ F = torch.nn.functional
 def _spec(name, acts, units, loss, dtype="float64", class_weight=None, optimizer=None):
     spec = {"name": name, "inputs": 4, "dtype": dtype,
             "layers": [{"units": u, "activation": a} for u, a in zip(units, acts)],
-            "loss": {"kind": loss} | ({"class_weight": class_weight} if class_weight is not None else {}),
+            "loss": ({"formula": "(yhat - y)**2"} if loss == "formula" else {"kind": loss})
+            | ({"class_weight": class_weight} if class_weight is not None else {}),
             "optimizer": optimizer or {"kind": "sgd", "learning_rate": 0.1, "momentum": 0.9},
             "training": {"batch_size": BATCH, "epochs": 5, "shuffle": False}}
     return spec
@@ -37,13 +38,14 @@ HEADS = {
     "mse": (["sigmoid", "identity"], [6, 2], "mse"),
     "mae": (["tanh", "identity"], [6, 2], "mae"),
     "huber": (["relu", "identity"], [6, 1], "huber"),
+    "formula": (["tanh", "identity"], [6, 2], "formula"),      # (yhat - y)**2: torch's mse per element
 }
 
 
 def _per_row(Z, A, y, spec):
     """torch's loss of each row: reduction="none", then a row's mean over its outputs
     (its sum for cross_entropy, whose terms are per row already)."""
-    kind = spec["loss"]["kind"]
+    kind = spec["loss"].get("kind", "mse")          # the formula loss is mse's term
     y = np.asarray(y)
     if kind == "cross_entropy":
         return F.cross_entropy(Z, torch.tensor(y.astype(np.int64)), reduction="none")
@@ -102,8 +104,13 @@ def _torch_trajectory(spec, params, X, y, w, epochs):
 
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("head, optimizer", [("multiclass", {"kind": "adam", "learning_rate": 0.01}),
+                                             ("binary", {"kind": "adagrad", "learning_rate": 0.05}),
                                              ("multilabel", {"kind": "rmsprop", "learning_rate": 0.01}),
-                                             ("huber", {"kind": "sgd", "learning_rate": 0.1, "momentum": 0.9})])
+                                             ("mse", {"kind": "adamw", "learning_rate": 0.01}),
+                                             ("mae", {"kind": "sgd", "learning_rate": 0.05, "nesterov": True,
+                                                      "momentum": 0.5}),
+                                             ("huber", {"kind": "sgd", "learning_rate": 0.1, "momentum": 0.9}),
+                                             ("formula", {"kind": "adam", "learning_rate": 0.02})])
 def test_weighted_fit_follows_torch_for_30_steps(head, optimizer, threads, monkeypatch):
     acts, units, loss = HEADS[head]
     spec = _spec(f"swt_{head}", acts, units, loss, optimizer=optimizer)

@@ -48,6 +48,8 @@ class Model:
     check_settings: object = None     # hyper dict -> None, or raises ValueError (cross-field rules)
     schedule: ScheduleRule | None = None   # the [schedule], None without one
     class_weight: object = None       # [loss] class_weight: None, "balanced" or one weight per class
+    dropout: list = field(default_factory=list)         # per layer: its dropout p while training (0: none)
+    dropout_scales: list = field(default_factory=list)  # per layer: a kept unit's factor 1/(1 - p), or None
 
     @classmethod
     def from_namespace(cls, names):
@@ -67,7 +69,8 @@ class Model:
                    state_names=names["STATE_NAMES"], state_initial=names["STATE_INITIAL"],
                    training=names["TRAINING"], keeps_z=names["KEEPS_Z"], kernels=kernels,
                    check_settings=names.get("_check_settings"),
-                   schedule=ScheduleRule.from_namespace(names), class_weight=names.get("CLASS_WEIGHT"))
+                   schedule=ScheduleRule.from_namespace(names), class_weight=names.get("CLASS_WEIGHT"),
+                   dropout=names["DROPOUT"], dropout_scales=names["DROPOUT_SCALES"])
 
     @property
     def n_layers(self):

@@ -76,6 +76,7 @@ class Trainer:
         self.t = 0
         self.schedule = ScheduleState(model.schedule)
         self.class_weight = model.class_weight      # the spec's [loss] class_weight (the Estimator sets its own)
+        self.record_masks, self.masks = False, None   # record_masks: keep the last run's dropout factors
         self.history = History()
         self._rng = np.random.default_rng(seed)
         self._pace = {}           # (batch size, threads) -> seconds per batch of the last call
@@ -98,7 +99,7 @@ class Trainer:
         if work is None or not work.fits(self.params, X.shape[1], Y.shape[1]):
             model = self.model
             work = self._epoch_work = EpochWork(self.params, X.shape[1], Y.shape[1], model.state_names,
-                                                model.keeps_z, model.dtype)
+                                                model.keeps_z, model.dtype, model.dropout)
         return work
 
     def _run(self, X, Y, order, batch_size, between=None, batches_per_epoch=None, weights=None):
@@ -124,6 +125,8 @@ class Trainer:
         # rows per call at most: shuffled ones are gathered chunk by chunk
         most = full if sequential else batch_size * max(1, GATHER_BYTES // (batch_size * X[:1].nbytes))
         nth = threads.thread_count(batch_size, self.params)       # the last batch's too: one kernel
+        if any(self.model.dropout):
+            nth = 1                                                # dropout trains on one thread
         pace = self._pace
 
         def paced():
@@ -150,8 +153,11 @@ class Trainer:
                     raise EpochAbandoned
                 Xs, Ys = (X[lo:hi], Y[lo:hi]) if sequential else work.gather(X, Y, order[lo:hi])
                 Ws = None if weights is None else weights[lo:hi] if sequential else weights[order[lo:hi]]
+                if (lo, hi) not in masks:              # a replay runs on the masks it drew
+                    masks[lo, hi] = self._dropout_masks(hi - lo)
                 rates, settings_ = (lrs, hypers) if lrs.shape[0] == 1 else (lrs[first:], hypers[first:])
-                settings = (Xs, Ys, Ws, rows, rates, settings_, t, losses[first:], correct[first:], any_case)
+                settings = (Xs, Ys, Ws, masks[lo, hi], rows, rates, settings_, t, losses[first:],
+                            correct[first:], any_case)
                 started = time.perf_counter()
                 if nth > 1:
                     ran, t, status, flipped = threads.run_threads(kernels.epoch_threads, min(nth, rows),
@@ -166,6 +172,7 @@ class Trainer:
                     return t, swapped, status, first + ran, made
             return t, swapped, 0, n_batches, made
 
+        masks = {}                                   # (lo, hi) -> the call's dropout factors
         if nth > 1:
             threads.BlasThreads.hold()
         try:
@@ -183,6 +190,8 @@ class Trainer:
                 threads.BlasThreads.release()
         work.finish(self.params, self.state, swapped)
         self.t = t
+        if self.record_masks and masks:
+            self.masks = np.concatenate([masks[key] for key in sorted(masks)])
         sizes = np.minimum(batch_size, len(order) - batch_size * np.arange(n_batches))
         if weights is not None:      # what each batch's (weighted) mean loss counts for in the epoch's
             sizes = np.add.reduceat(weights[order], batch_size * np.arange(n_batches))
@@ -195,6 +204,20 @@ class Trainer:
                                   "parameters non-finite; it was undone, the parameters of the "
                                   "last finite step are kept. Try a smaller learning rate.")
         return losses, correct, sizes, [float(r) for r in lrs[0]]
+
+    def _dropout_masks(self, rows):
+        """The dropout factors of `rows` rows, in the epoch's row order, from the trainer's
+        generator: one array, each dropout layer's units in its columns (layer order), 0
+        where dropped (probability p) and 1/(1 - p) where kept; None without dropout.
+        Drawn row by row, so an epoch's masks do not depend on how it is split into calls."""
+        model = self.model
+        if not any(model.dropout):
+            return None
+        widths = [W.shape[1] for W in self.params[::2]]
+        p = np.concatenate([np.full(w, q) for w, q in zip(widths, model.dropout) if q])
+        scale = np.concatenate([np.full(w, s) for w, q, s in zip(widths, model.dropout, model.dropout_scales) if q])
+        kept = self._rng.random((rows, p.size)) >= p
+        return np.ascontiguousarray(np.where(kept, scale, 0.0), dtype=model.dtype)
 
     def _data(self, X, y):
         return self.model.inputs(self.params, X, y)

@@ -13,15 +13,16 @@ class EpochWork:
     optimizer state packed in the same layout; the ranges of the flat buffer the
     optimizer steps (each layer's, or each thread's blocks: threads.shares); per
     batch size, the Z (where the layer keeps it), A and delta buffers of each
-    layer; and buffers for shuffled rows. load() and finish() copy the trainer's
+    layer, and H (its dropped activations) where it has dropout; and buffers for shuffled rows. load() and finish() copy the trainer's
     arrays in and out: the arrays here are a cache, never state."""
 
-    def __init__(self, params, x_cols, y_cols, state_names, keeps_z, dtype):
+    def __init__(self, params, x_cols, y_cols, state_names, keeps_z, dtype, dropout=()):
         self.key = self._key(params, x_cols, y_cols)
         self.shapes = [p.shape for p in params]
         self.offsets = np.concatenate([[0], np.cumsum([p.size for p in params])]).astype(np.int64)
         total = int(self.offsets[-1])
         self.dtype, self.state_names, self.keeps_z = dtype, tuple(state_names), tuple(keeps_z)
+        self.dropout = tuple(bool(p) for p in dropout) or (False,) * len(self.keeps_z)   # per layer: an H buffer
         self.live, self.scratch = np.empty(total, dtype), np.empty(total, dtype)
         self.states = [np.empty(total, dtype) for _ in self.state_names]
         self.views = {id(buf): [self._view(buf, i, shape) for i, shape in enumerate(self.shapes)]
@@ -54,9 +55,10 @@ class EpochWork:
         holds the current parameters (and the live one becomes the scratch)."""
         if rows not in self.layer_buffers:
             buffers = []
-            for i, keeps_z in enumerate(self.keeps_z):
+            for i, (keeps_z, dropped) in enumerate(zip(self.keeps_z, self.dropout)):
                 width = self.shapes[2 * i][1]
-                buffers += [np.empty((rows, width), self.dtype) for _ in range(3 if keeps_z else 2)]
+                buffers += [np.empty((rows, width), self.dtype)
+                            for _ in range((3 if keeps_z else 2) + dropped)]   # Z, A, D, and H (dropped A)
             self.layer_buffers[rows] = buffers
         live, scratch = (self.scratch, self.live) if swapped else (self.live, self.scratch)
         args = [live, scratch]

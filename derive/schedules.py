@@ -38,7 +38,6 @@ div_factor, final_div_factor = sp.symbols("div_factor final_div_factor", positiv
 base_momentum, max_momentum = sp.symbols("base_momentum max_momentum", positive=True)
 factor = sp.Symbol("factor", positive=True)
 threshold = sp.Symbol("threshold", nonnegative=True)
-PLATEAU_EPS = 1e-8          # ReduceLROnPlateau's eps: a smaller decrease is skipped
 
 
 @dataclass(frozen=True)

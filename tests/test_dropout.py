@@ -9,7 +9,6 @@ import sys
 
 import numpy as np
 import pytest
-import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from helpers import (  # noqa: E402
@@ -184,3 +183,26 @@ def test_dropout_trains_on_one_thread(monkeypatch):
     monkeypatch.setattr(rt_threads, "run_threads", lambda *a: pytest.fail("dropout ran on threads"))
     X, y = _data(SPECS["cross_entropy"])
     module.Trainer().fit(X, y, epochs=1, progress=False)
+
+
+def test_a_step_undone_mid_call_replays_on_the_masks_it_drew():
+    """A step that makes the parameters non-finite is undone by replaying the call's
+    earlier batches: on the masks that call drew, so the trainer ends as the steps
+    before it left it (the same as stepping batch by batch)."""
+    spec = _spec("do_replay", [_layer(8, "relu", 0.3), _layer(3, "softmax")], "cross_entropy",
+                 {"kind": "sgd", "learning_rate": 0.1, "momentum": 0.9})
+    spec["inputs"] = 5
+    module = build(spec)
+    rng = np.random.default_rng(1)
+    X, y = rng.normal(size=(40, 5)) * 1e4, rng.integers(0, 3, size=40)     # step 4 goes non-finite
+    trainer = module.Trainer(seed=0, learning_rate=1e304)
+    trainer._pace[4, 1] = 1e-9             # one call for the whole epoch: the bad step is its second
+    with pytest.raises(FloatingPointError, match="made the parameters non-finite"):
+        trainer.fit(X, y, epochs=1, batch_size=4, shuffle=False, progress=False)
+    reference = module.Trainer(seed=0, learning_rate=1e304)
+    for lo in (0, 4, 8):                    # the same generator: the same first 12 rows of masks
+        reference.step(X[lo:lo + 4], y[lo:lo + 4])
+    assert trainer.t == reference.t == 3
+    for a, b in zip(trainer.params + trainer.state["momentum_buffer"],
+                    reference.params + reference.state["momentum_buffer"]):
+        assert np.array_equal(a, b)

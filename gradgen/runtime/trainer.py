@@ -102,11 +102,12 @@ class Trainer:
                                                 model.keeps_z, model.dtype, model.dropout)
         return work
 
-    def _run(self, X, Y, order, batch_size, between=None, batches_per_epoch=None, weights=None):
+    def _run(self, X, Y, order, batch_size, between=None, batches_per_epoch=None, row_weights=None):
         """Run the compiled epoch over the rows `order` of X, Y; returns (per-batch
         losses, per-batch correct predictions, batch sizes, the groups' rates at the
-        first batch); weights: each row's (runtime.weights), or None. The schedule sets the rates (batches_per_epoch: one_cycle's, on
-        its first use; default this call's batches). The batches go in calls
+        first batch); row_weights: each row's (runtime.weights), or None. The schedule sets
+        the rates (batches_per_epoch: one_cycle's, on its first use; default this call's
+        batches). The batches go in calls
         of about CALL_SECONDS each; between two, between(batches done, batches) is
         asked whether to stop, and a True raises EpochAbandoned with the trainer's
         parameters, states and step count untouched."""
@@ -152,11 +153,13 @@ class Trainer:
                 if ask and made and between is not None and between(first, n_batches):
                     raise EpochAbandoned
                 Xs, Ys = (X[lo:hi], Y[lo:hi]) if sequential else work.gather(X, Y, order[lo:hi])
-                Ws = None if weights is None else weights[lo:hi] if sequential else weights[order[lo:hi]]
-                if (lo, hi) not in masks:              # a replay runs on the masks it drew
-                    masks[lo, hi] = self._dropout_masks(hi - lo)
+                Ws = (None if row_weights is None else row_weights[lo:hi] if sequential
+                      else row_weights[order[lo:hi]])
+                if lo not in masks:                    # a replay (of fewer rows) runs on the masks drawn
+                    masks[lo] = self._dropout_masks(hi - lo)
+                mask = None if masks[lo] is None else masks[lo][:hi - lo]
                 rates, settings_ = (lrs, hypers) if lrs.shape[0] == 1 else (lrs[first:], hypers[first:])
-                settings = (Xs, Ys, Ws, masks[lo, hi], rows, rates, settings_, t, losses[first:],
+                settings = (Xs, Ys, Ws, mask, rows, rates, settings_, t, losses[first:],
                             correct[first:], any_case)
                 started = time.perf_counter()
                 if nth > 1:
@@ -172,7 +175,7 @@ class Trainer:
                     return t, swapped, status, first + ran, made
             return t, swapped, 0, n_batches, made
 
-        masks = {}                                   # (lo, hi) -> the call's dropout factors
+        masks = {}                                   # a call's first row -> its dropout factors
         if nth > 1:
             threads.BlasThreads.hold()
         try:
@@ -190,11 +193,11 @@ class Trainer:
                 threads.BlasThreads.release()
         work.finish(self.params, self.state, swapped)
         self.t = t
-        if self.record_masks and masks:
-            self.masks = np.concatenate([masks[key] for key in sorted(masks)])
+        if self.record_masks and any(m is not None for m in masks.values()):
+            self.masks = np.concatenate([masks[lo] for lo in sorted(masks)])
         sizes = np.minimum(batch_size, len(order) - batch_size * np.arange(n_batches))
-        if weights is not None:      # what each batch's (weighted) mean loss counts for in the epoch's
-            sizes = np.add.reduceat(weights[order], batch_size * np.arange(n_batches))
+        if row_weights is not None:  # what each batch's (weighted) mean loss counts for in the epoch's
+            sizes = np.add.reduceat(row_weights[order], batch_size * np.arange(n_batches))
         if status == 1:
             raise DivergenceError(f"the loss became {losses[done]} at step {self.t + 1} "
                                   f"(batch {done + 1} of the epoch); the parameters of the "
@@ -228,7 +231,7 @@ class Trainer:
         (weighted by sample_weight and the spec's class_weight, if any)."""
         X, Y = self._data(X, y)
         w = weights.row_weights(self.model, Y, sample_weight, self.class_weight)
-        losses, _, _, _ = self._run(X, Y, np.arange(X.shape[0], dtype=np.int64), X.shape[0], weights=w)
+        losses, _, _, _ = self._run(X, Y, np.arange(X.shape[0], dtype=np.int64), X.shape[0], row_weights=w)
         return float(losses[0])
 
     def fit(self, X, y, epochs=None, batch_size=None, shuffle=None, validation_data=None,
@@ -276,7 +279,7 @@ class Trainer:
                             f", loss {history.loss[-1]:.4g}" if history.loss else ""))
                     return bool(interrupted)
                 try:
-                    losses, correct, sizes, rates = self._run(X, Y, order, cfg["batch_size"], between, weights=w)
+                    losses, correct, sizes, rates = self._run(X, Y, order, cfg["batch_size"], between, row_weights=w)
                 except DivergenceError as err:
                     history.stopped_early, history.stop_reason = True, "diverged"
                     raise DivergenceError(f"epoch {epoch + 1}: {err}") from None

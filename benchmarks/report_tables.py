@@ -14,7 +14,7 @@ def table(wl, rows, result):
              f"{', '.join(f'{k} {v:g}' for k, v in wl.hyper.items())}; batch {wl.batch_size}, "
              f"{wl.dtype}, {rows} samples, {flops_per_epoch(wl, rows) / 1e9:.2f} GFLOP of GEMM per epoch"]
     head = (f"  {'system':28s} {'first epoch':>12s} {'epoch':>12s} {'samples/s':>13s} "
-            f"{'vs PyTorch':>11s} {'vs JAX scan':>12s} {'vs Numba':>11s} {'GEMM floor':>11s}  check")
+            f"{'vs 1 thread':>12s} {'vs PyTorch':>11s} {'vs JAX scan':>12s} {'vs Numba':>11s} {'GEMM floor':>11s}  check")
     lines += [head, "  " + "-" * (len(head) - 2)]
     timing, check = result["timing"], result["check"]["systems"]
     for name in ORDER:
@@ -36,7 +36,7 @@ def table(wl, rows, result):
         x = lambda key: f"{res[key]:10.2f}x" if key in res else f"{'':>11s}"  # noqa: E731
         share = f"{res['floor_share'] * 100:9.1f} %" if "floor_share" in res else f"{'':>11s}"
         lines.append(f"  {label:28s} {res['first_epoch_s']:10.3f} s {fmt_time(res['median_epoch_s'])} "
-                     f"{res['samples_per_s']:13,.0f} {x('x_torch')} {x('x_jax_scan'):>12s} "
+                     f"{res['samples_per_s']:13,.0f} {x('x_gradgen_1t'):>12s} {x('x_torch')} {x('x_jax_scan'):>12s} "
                      f"{x('x_numba')} {share}  {ctext}")
     kernels = {}
     for name in ORDER:
@@ -45,6 +45,11 @@ def table(wl, rows, result):
     if kernels:
         lines.append("  BLAS kernels (threadpoolctl): " + "; ".join(
             f"{kernel} ({', '.join(dict.fromkeys(names))})" for kernel, names in kernels.items()))
+    rss = [(SYSTEMS[name].label, timing[name]) for name in ORDER
+           if timing.get(name, {}).get("peak_rss_mib") is not None]
+    if rss:
+        lines.append("  peak RSS (MiB; with the data loaded, before setup): " + "; ".join(
+            f"{label} {res['peak_rss_mib']:.0f} ({res['rss_data_mib']:.0f})" for label, res in rss))
     load = result.get("other_load")
     if load is not None:
         lines.append(f"  other processes kept {load['cores_busy']:.2f} of {os.cpu_count()} cores busy "

@@ -56,7 +56,8 @@ def main(argv=None):
                          "(one fit call for gradgen) as take about this long, 1 to 1000 "
                          "(default 1.5; quick 0.3)")
     ap.add_argument("--rows", type=int, default=None,
-                    help="train on the first ROWS rows only (W2/W3 have 60000; quick: 12000)")
+                    help="train on the first ROWS rows only (W2/W3 have 60000, W4 20000, "
+                         "W5 16384; quick: 12000)")
     ap.add_argument("--check-rows", type=int, default=None,
                     help="rows for the float64 check (default: all; quick: 2048)")
     ap.add_argument("--settle", type=float, default=1.0,

@@ -44,3 +44,24 @@ class Gradgen(System):
         trainer = self._trainer()
         return [trainer.step(self.X[s:e], self.y[s:e])
                 for s, e in batches(len(self.X), self.wl.batch_size)]
+
+
+class GradgenOneThread(Gradgen):
+    """The same module with its own threads off (`threads.THREADS = 1`): every epoch
+    runs `_epoch`, OpenBLAS splitting the products on its two threads. Issue 19 keeps
+    the threaded epoch only while gradgen beats this beyond the run's spread."""
+    name, label = "gradgen_1t", "gradgen, own threads off"
+    note = "as gradgen, with gradgen.runtime.threads.THREADS = 1 (BLAS keeps its 2 threads)"
+
+    def missing(self, wl):
+        from gradgen.runtime.threads import PARALLEL_MACS, PARALLEL_ROWS
+        widths = [wl.inputs] + [layer.units for layer in wl.layers]
+        macs = wl.batch_size * sum(a * b for a, b in zip(widths, widths[1:]))
+        if wl.batch_size > PARALLEL_ROWS or macs < 2 * PARALLEL_MACS:
+            return "gradgen runs this workload on one thread already"
+        return None
+
+    def setup(self, wl, dtype, X, y, params):
+        from gradgen.runtime import threads
+        threads.THREADS = 1
+        super().setup(wl, dtype, X, y, params)

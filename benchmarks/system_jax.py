@@ -10,13 +10,15 @@ def _jax_model(wl, dtype):
     import jax
     import jax.numpy as jnp
 
-    acts = {"sigmoid": jax.nn.sigmoid, "tanh": jnp.tanh, "relu": jax.nn.relu}
+    acts = {"sigmoid": jax.nn.sigmoid, "tanh": jnp.tanh, "relu": jax.nn.relu, "elu": jax.nn.elu,
+            "leaky_relu": lambda z: jax.nn.leaky_relu(z, 0.01),
+            "identity": lambda z: z, "softmax": lambda z: z}     # softmax: in the loss, from the logits
 
     def loss_fn(params, x, y):
         a = x
         for i, layer in enumerate(wl.layers):
             z = a @ params[2 * i] + params[2 * i + 1]
-            a = acts[layer.activation](z) if layer.activation != "softmax" else z
+            a = acts[layer.activation](z)
         if wl.loss == "cross_entropy":
             lse = jax.nn.logsumexp(a, axis=1)
             return jnp.mean(lse - jnp.take_along_axis(a, y[:, None], axis=1)[:, 0])
@@ -28,15 +30,22 @@ def _jax_model(wl, dtype):
 
     def init_state(params):
         zeros = [jnp.zeros_like(p) for p in params]
-        if wl.optimizer == "adam":
+        if wl.optimizer in ("adam", "adamw"):
             return (jnp.zeros((), jnp.int32), zeros, [jnp.zeros_like(p) for p in params])
-        return (jnp.zeros((), jnp.int32), zeros)
+        return (jnp.zeros((), jnp.int32), zeros)      # sgd: momentum buffers; rmsprop: square_avg
 
     def step(params, state, x, y):
         loss, grads = grad_fn(params, x, y)
         t = state[0] + 1
         lr = jnp.asarray(h["lr"], dt)
-        if wl.optimizer == "adam":
+        if wl.optimizer == "rmsprop":       # not centered, no momentum; torch's defaults
+            alpha, eps = jnp.asarray(h.get("alpha", 0.99), dt), jnp.asarray(h.get("eps", 1e-8), dt)
+            v = [alpha * vi + (1 - alpha) * g * g for vi, g in zip(state[1], grads)]
+            params = [p - lr * g / (jnp.sqrt(vi) + eps) for p, g, vi in zip(params, grads, v)]
+            return params, (t, v), loss
+        if wl.optimizer == "adamw":        # decoupled weight decay first, then Adam's step
+            params = [p * jnp.asarray(1 - h["lr"] * h.get("weight_decay", 1e-2), dt) for p in params]
+        if wl.optimizer in ("adam", "adamw"):
             b1, b2, eps = jnp.asarray(0.9, dt), jnp.asarray(0.999, dt), jnp.asarray(1e-8, dt)
             tf = t.astype(dt)
             bc1, bc2 = 1 - b1 ** tf, 1 - b2 ** tf

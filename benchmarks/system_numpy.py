@@ -25,14 +25,25 @@ class NumpyRef(System):
             return np.tanh(z)
         if kind == "relu":
             return np.maximum(z, 0)
-        return z
+        if kind == "elu":
+            return np.where(z > 0, z, np.expm1(np.minimum(z, 0)))
+        if kind == "leaky_relu":
+            return np.where(z > 0, z, 0.01 * z)
+        return z                      # identity; softmax: the logits (the loss takes them)
 
     def _dact(self, kind, a):
+        """The derivative from the activation's output a."""
         if kind == "sigmoid":
             return a * (1 - a)
         if kind == "tanh":
             return 1 - a * a
-        return (a > 0).astype(a.dtype)
+        if kind == "relu":
+            return (a > 0).astype(a.dtype)
+        if kind == "elu":
+            return np.where(a > 0, 1, a + 1).astype(a.dtype)
+        if kind == "leaky_relu":
+            return np.where(a > 0, 1, 0.01).astype(a.dtype)
+        return np.ones_like(a)        # identity
 
     def _step(self, x, y):
         wl, P = self.wl, self.params
@@ -65,7 +76,17 @@ class NumpyRef(System):
         h = self.wl.hyper
         self.t += 1
         lr = self.dtype.type(h["lr"])
-        if self.wl.optimizer == "adam":
+        if self.wl.optimizer == "rmsprop":       # not centered, no momentum
+            alpha, eps = h.get("alpha", 0.99), self.dtype.type(h.get("eps", 1e-8))
+            for p, g, v in zip(self.params, grads, self.state):
+                v *= alpha
+                v += (1 - alpha) * g * g
+                p -= lr * g / (np.sqrt(v) + eps)
+            return
+        if self.wl.optimizer == "adamw":         # decoupled weight decay, then Adam's step
+            for p in self.params:
+                p *= 1 - h["lr"] * h.get("weight_decay", 1e-2)
+        if self.wl.optimizer in ("adam", "adamw"):
             b1, b2, eps = 0.9, 0.999, 1e-8
             step = self.dtype.type(h["lr"] / (1 - b1 ** self.t))
             root_bc2 = self.dtype.type(np.sqrt(1 - b2 ** self.t))

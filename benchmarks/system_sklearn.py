@@ -8,17 +8,23 @@ class Sklearn(System):
     name, label = "sklearn", "scikit-learn MLPClassifier"
     note = "partial_fit per epoch (shuffle=False, alpha=0), weights and optimizer state set before"
     ACTIVATION = {"tanh": "tanh", "relu": "relu", "sigmoid": "logistic", "identity": "identity"}
+    SOLVERS = ("sgd", "adam")       # and lbfgs, which takes no batches
 
     def missing(self, wl):
         if not _installed("sklearn"):
             return "scikit-learn is not installed"
+        why = []
         if wl.loss != "cross_entropy":
-            return "MLPClassifier trains log-loss, not this workload's mse"
+            why.append(f"trains log-loss, not this workload's {wl.loss}")
         hidden = {l.activation for l in wl.layers[:-1]}
-        if (len(hidden) != 1 or not hidden <= set(self.ACTIVATION)
-                or wl.layers[-1].activation != "softmax"):
-            return "MLPClassifier has no such network (one hidden activation of its four, softmax out)"
-        return None
+        unknown = sorted(hidden - set(self.ACTIVATION))
+        if unknown:
+            why.append(f"has no {', '.join(unknown)} (its activations: {', '.join(self.ACTIVATION)})")
+        elif wl.loss == "cross_entropy" and (len(hidden) != 1 or wl.layers[-1].activation != "softmax"):
+            why.append("has no such network (one hidden activation of its four, softmax out)")
+        if wl.optimizer not in self.SOLVERS:
+            why.append(f"has no {wl.optimizer} (its solvers: sgd, adam, lbfgs)")
+        return "MLPClassifier " + "; ".join(why) if why else None
 
     def setup(self, wl, dtype, X, y, params):
         import warnings

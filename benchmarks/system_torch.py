@@ -25,13 +25,16 @@ class TorchEager(System):
                 lin.weight.copy_(torch.from_numpy(np.ascontiguousarray(W.T)))
                 lin.bias.copy_(torch.from_numpy(b))
             mods.append(lin)
-            act = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU}.get(layer.activation)
-            if act is not None:           # softmax lives in cross_entropy (from the logits)
+            # LeakyReLU's default slope is 0.01; softmax lives in cross_entropy (from the logits)
+            act = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU, "elu": nn.ELU,
+                   "leaky_relu": nn.LeakyReLU, "identity": None, "softmax": None}[layer.activation]
+            if act is not None:
                 mods.append(act())
         self.model = nn.Sequential(*mods)
         kw = dict(wl.hyper)
-        self.opt = (torch.optim.Adam(self.model.parameters(), **kw) if wl.optimizer == "adam"
-                    else torch.optim.SGD(self.model.parameters(), **kw))
+        opt = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "rmsprop": torch.optim.RMSprop,
+               "adamw": torch.optim.AdamW}[wl.optimizer]
+        self.opt = opt(self.model.parameters(), **kw)
         self.loss_fn = (torch.nn.functional.cross_entropy if wl.loss == "cross_entropy"
                         else torch.nn.functional.mse_loss)
         self.wl, self.X, self.y = wl, torch.from_numpy(X), torch.from_numpy(y)

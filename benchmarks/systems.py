@@ -6,12 +6,12 @@ The peers are written as a user of each library would write them: idiomatic code
 the library's own optimizer where it has one, data staged once before timing.
 """
 from system_floor import GemmFloor
-from system_gradgen import Gradgen
+from system_gradgen import Gradgen, GradgenOneThread
 from system_jax import JaxJit, JaxScan
 from system_numba import NumbaRef
 from system_numpy import NumpyRef
 from system_sklearn import Sklearn
 from system_torch import TorchEager
 
-SYSTEMS = {s.name: s for s in (Gradgen, TorchEager, JaxJit, JaxScan, Sklearn, NumpyRef, NumbaRef, GemmFloor)}
-ORDER = ["gradgen", "torch", "jax_jit", "jax_scan", "sklearn", "numpy", "numba", "floor"]
+SYSTEMS = {s.name: s for s in (Gradgen, GradgenOneThread, TorchEager, JaxJit, JaxScan, Sklearn, NumpyRef, NumbaRef, GemmFloor)}
+ORDER = ["gradgen", "gradgen_1t", "torch", "jax_jit", "jax_scan", "sklearn", "numpy", "numba", "floor"]

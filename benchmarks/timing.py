@@ -44,6 +44,8 @@ def run_timing(ctx, wl, systems, rows, reps, target_s, settle):
                 out[name]["last_loss"] = losses[-1]
             log(f"  rep {rep + 1}/{reps}: " + ", ".join(
                 f"{n} {out[n]['epoch_s'][-1] * 1e3:.2f} ms" for n in names))
+        for name, w in workers.items():     # after every epoch it ran: its peak so far
+            out[name].update(w.call("memory")[0])
     finally:
         for w in workers.values():
             w.close()
@@ -67,7 +69,7 @@ def ratios(timing):
     for name, res in timing.items():
         if "median_epoch_s" not in res:
             continue
-        for peer in ("torch", "jax_scan", "numba"):
+        for peer in ("gradgen_1t", "torch", "jax_scan", "numba"):
             r = paired(peer, name)
             if r is not None:
                 res[f"x_{peer}"] = r

@@ -54,18 +54,33 @@ def _limit_threads(threads):
     return threadpool_limits(threads)
 
 
-def serve(conn, system, wl_id, dtype, rows, threads=THREADS):
-    """Build `system` for workload `wl_id` in `dtype` and answer commands:
+def memory_mib():
+    """This process's resident memory now and at its peak so far, in MiB (Linux)."""
+    import resource
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024      # KiB on Linux
+    try:
+        with open("/proc/self/statm") as fh:
+            now = int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2 ** 20
+    except OSError:
+        now = None
+    return {"rss_mib": now, "peak_rss_mib": peak}
+
+
+def serve(conn, system, wl, dtype, rows, threads=THREADS):
+    """Build `system` for workload `wl` (a workloads.Workload) in `dtype` and answer commands:
     ("epochs", k) -> ("ok", seconds, [epoch mean losses]);
     ("check",)    -> ("ok", per-batch losses or None, mean loss of one epoch through run);
-    ("quit",)."""
+    ("memory",)   -> ("ok", memory_mib());
+    ("quit",).
+    Its "ready" reply holds its BLAS libraries and its memory with the data loaded
+    (`rss_data_mib`) and after setup (`rss_setup_mib`)."""
     try:
         os.environ.update(thread_env(threads))
         from systems import SYSTEMS
-        from workloads import WORKLOADS, init_weights, load_data
-        wl = WORKLOADS[wl_id]
+        from workloads import init_weights, load_data
         X, y = load_data(wl, dtype, rows)
         params = init_weights(wl)
+        rss_data = memory_mib()["rss_mib"]
         limits = _limit_threads(threads)
         make = SYSTEMS[system]
         sys_ = make()
@@ -73,7 +88,8 @@ def serve(conn, system, wl_id, dtype, rows, threads=THREADS):
         if limits is not None:      # libraries loaded by setup get the limit too
             limits = _limit_threads(threads)
         conn.send(("ready", {"blas": blas_info(), "openblas_overrides": {
-            name: os.environ[name] for name in OPENBLAS_OVERRIDES if name in os.environ}}))
+            name: os.environ[name] for name in OPENBLAS_OVERRIDES if name in os.environ},
+            "rss_data_mib": rss_data, "rss_setup_mib": memory_mib()["rss_mib"]}))
     except BaseException:
         conn.send(("error", traceback.format_exc()))
         return
@@ -87,6 +103,8 @@ def serve(conn, system, wl_id, dtype, rows, threads=THREADS):
                 losses = sys_.run(cmd[1])
                 elapsed = time.perf_counter() - start
                 conn.send(("ok", elapsed, losses))
+            elif cmd[0] == "memory":
+                conn.send(("ok", memory_mib()))
             elif cmd[0] == "check":
                 per_batch = sys_.batch_losses()
                 fresh = make()

@@ -8,7 +8,7 @@ class Worker:
     def __init__(self, ctx, system, wl, dtype, rows):
         self.system = system
         self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=serve, args=(child, system, wl.id, dtype, rows, THREADS),
+        self.proc = ctx.Process(target=serve, args=(child, system, wl, dtype, rows, THREADS),
                                 daemon=True)
         self.proc.start()
         child.close()

@@ -1,4 +1,5 @@
-"""The workloads of issue 5: data, network, loss, optimizer, batch size, dtype.
+"""The workloads of issue 5 (W0-W3), and W4-W5, which differ from them in depth,
+activation, optimizer and dtype: data, network, loss, optimizer, batch size, dtype.
 
 Every system trains the same network on the same data from the same initial
 weights with the same batches (no shuffling: batch b is rows [b*B, (b+1)*B)).
@@ -13,18 +14,18 @@ import numpy as np
 @dataclass(frozen=True)
 class Layer:
     units: int
-    activation: str          # sigmoid | tanh | relu | softmax
+    activation: str          # sigmoid | tanh | relu | elu | leaky_relu | identity | softmax
 
 
 @dataclass(frozen=True)
 class Workload:
     id: str
     title: str
-    data: str                # "xor" | "digits" | "synthetic784"
+    data: str                # "xor" | "digits" | "synthetic784" | "synthetic256" | "regression32"
     inputs: int
     layers: tuple
     loss: str                # "mse" | "cross_entropy"
-    optimizer: str           # "sgd" | "adam"
+    optimizer: str           # "sgd" | "adam" | "rmsprop" | "adamw" (torch.optim's)
     hyper: dict = field(default_factory=dict)   # torch.optim keyword arguments
     batch_size: int = 32
     dtype: str = "float32"
@@ -53,6 +54,13 @@ WORKLOADS = {w.id: w for w in (
              (Layer(256, "relu"), Layer(128, "relu"), Layer(10, "softmax")),
              "cross_entropy", "sgd", {"lr": 0.05, "momentum": 0.9},
              batch_size=1024, dtype="float32"),
+    Workload("W4", "256-128x4 elu-10, RMSprop, batch 64, float64", "synthetic256", 256,
+             (Layer(128, "elu"),) * 4 + (Layer(10, "softmax"),),
+             "cross_entropy", "rmsprop", {"lr": 1e-3, "alpha": 0.99, "eps": 1e-8},
+             batch_size=64, dtype="float64"),
+    Workload("W5", "32-64-64-1 leaky_relu, AdamW, mse, batch 16, float32", "regression32", 32,
+             (Layer(64, "leaky_relu"), Layer(64, "leaky_relu"), Layer(1, "identity")),
+             "mse", "adamw", {"lr": 1e-3, "weight_decay": 0.01}, batch_size=16, dtype="float32"),
 )}
 
 
@@ -70,12 +78,29 @@ def _digits(seed):
     return X / 16.0, y.astype(np.int64)
 
 
-def _synthetic784(seed, rows=60000):
-    """60000 x 784 standard normal; labels argmax(X T) for a fixed random T (784 x 10)."""
-    rng = np.random.default_rng(2000 + seed)
-    X = rng.standard_normal((rows, 784), dtype=np.float32)
-    T = rng.standard_normal((784, 10), dtype=np.float32)
+def _synthetic(rng_seed, rows, features):
+    """rows x features standard normal; labels argmax(X T) for a fixed random T (features x 10)."""
+    rng = np.random.default_rng(rng_seed)
+    X = rng.standard_normal((rows, features), dtype=np.float32)
+    T = rng.standard_normal((features, 10), dtype=np.float32)
     y = np.argmax(X @ T, axis=1).astype(np.int64)
+    return X, y
+
+
+def _synthetic784(seed):
+    return _synthetic(2000 + seed, 60000, 784)
+
+
+def _synthetic256(seed):
+    return _synthetic(4000 + seed, 20000, 256)
+
+
+def _regression32(seed, rows=16384):
+    """16384 x 32 standard normal; y = tanh(X u) + 0.1 sin(X v), (n, 1), for fixed random u, v."""
+    rng = np.random.default_rng(5000 + seed)
+    X = rng.standard_normal((rows, 32))
+    u, v = rng.standard_normal((2, 32)) / np.sqrt(32)
+    y = (np.tanh(X @ u) + 0.1 * np.sin(X @ v)).reshape(-1, 1)
     return X, y
 
 
@@ -83,7 +108,8 @@ def load_data(wl, dtype=None, rows=None):
     """(X, y) in `dtype` (default the workload's); y: int64 labels (cross-entropy) or
     float targets (n, 1). `rows` keeps only the first rows (the check's prefix)."""
     dtype = np.dtype(dtype or wl.dtype)
-    X, y = {"xor": _xor, "digits": _digits, "synthetic784": _synthetic784}[wl.data](wl.seed)
+    X, y = {"xor": _xor, "digits": _digits, "synthetic784": _synthetic784, "synthetic256": _synthetic256,
+            "regression32": _regression32}[wl.data](wl.seed)
     if rows is not None:
         X, y = X[:rows], y[:rows]
     X = np.ascontiguousarray(X, dtype=dtype)
@@ -109,14 +135,18 @@ def epoch_mean(per_batch, n, batch_size):
 
 
 # ---------------------------------------------------------- initial weights
+HE_UNIFORM = ("relu", "elu", "leaky_relu")
+
+
 def init_weights(wl):
     """[W1, b1, W2, b2, ...] in float64, W shaped (n_in, n_out): Glorot uniform for
-    sigmoid/tanh/softmax layers, He uniform for relu layers, zero biases."""
+    sigmoid/tanh/identity/softmax layers, He uniform for relu/elu/leaky_relu layers,
+    zero biases."""
     rng = np.random.default_rng(3000 + wl.seed)
     params, n_in = [], wl.inputs
     for layer in wl.layers:
         n_out = layer.units
-        bound = (np.sqrt(6.0 / n_in) if layer.activation == "relu"
+        bound = (np.sqrt(6.0 / n_in) if layer.activation in HE_UNIFORM
                  else np.sqrt(6.0 / (n_in + n_out)))
         params.append(rng.uniform(-bound, bound, size=(n_in, n_out)))
         params.append(np.zeros(n_out))
@@ -125,11 +155,16 @@ def init_weights(wl):
 
 
 # ------------------------------------------------------------- gradgen spec
+SPEC_KEYS = {"lr": "learning_rate"}
+
+
 def gradgen_spec(wl, dtype=None):
     """The workload as a gradgen model spec (dict)."""
     dtype = dtype or wl.dtype
-    opt = {"kind": wl.optimizer, "learning_rate": wl.hyper["lr"]}
-    opt.update({k: v for k, v in wl.hyper.items() if k != "lr"})
+    # torch.optim's keywords are gradgen's optimizer keys (momentum, alpha, eps,
+    # weight_decay, betas), except lr, which is learning_rate
+    opt = {"kind": wl.optimizer}
+    opt.update({SPEC_KEYS.get(k, k): v for k, v in wl.hyper.items()})
     return {
         "name": f"bench_{wl.id.lower()}_{dtype}",
         "inputs": wl.inputs,

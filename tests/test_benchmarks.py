@@ -2,6 +2,7 @@
 measured. Timings are never asserted (the machines are noisy): only that every
 number the report rests on is there, and that the float64 check compares systems."""
 import json
+import multiprocessing as mp
 import os
 import pathlib
 import subprocess
@@ -15,6 +16,9 @@ sys.path.insert(0, str(BENCH))
 
 import run  # noqa: E402
 import startup  # noqa: E402
+from float64_check import run_check  # noqa: E402
+from systems import SYSTEMS  # noqa: E402
+from workloads import WORKLOADS  # noqa: E402
 
 
 def test_run_py_trains_checks_and_reports(tmp_path):
@@ -49,9 +53,51 @@ def test_run_py_trains_checks_and_reports(tmp_path):
     assert "BLAS kernels (threadpoolctl): openblas " in proc.stdout
     assert timing["gradgen"]["x_torch"] > 0 and timing["gradgen"]["floor_share"] > 0
     assert timing["gradgen"]["x_numba"] > 0
+    for name in ("gradgen", "torch", "numpy", "numba", "floor"):     # each worker's memory
+        assert timing[name]["peak_rss_mib"] >= timing[name]["rss_data_mib"] > 0, name
+    assert "peak RSS (MiB; with the data loaded, before setup): gradgen (Numba) " in proc.stdout
     judged = {(v["workload"], v["measure"]) for v in report["targets"]}
     assert ("W0", "x_torch") in judged and ("W0", "x_numba") in judged
     assert "W0 speed vs PyTorch eager" in proc.stdout
+
+
+@pytest.mark.parametrize("wl_id", ["W4", "W5"])
+def test_float64_check_of_w4_and_w5(wl_id):
+    """W4 (elu, RMSprop, float64) and W5 (leaky_relu and identity, AdamW, mse, float32):
+    gradgen and the hand-written NumPy and Numba train their float64 first epoch on 256
+    rows (4 and 16 batches) to PyTorch's losses (NumPy's without PyTorch), per batch and
+    through the timed path; scikit-learn, which has neither network nor optimizer, says
+    so. No timing. (JAX, a bench extra, is checked the same way before every run's timing.)"""
+    wl = WORKLOADS[wl_id]
+    systems = [name for name in ("gradgen", "torch", "numpy", "numba") if SYSTEMS[name]().missing(wl) is None]
+    assert {"gradgen", "numpy", "numba"} <= set(systems)
+    check = run_check(mp.get_context("spawn"), wl, systems, 256)
+    assert check["reference"] == ("torch" if "torch" in systems else "numpy")
+    assert set(check["systems"]) == set(systems)
+    for name, res in check["systems"].items():
+        assert res["ok"] and res["max_rel_diff"] < 1e-10, (name, res)
+    why = SYSTEMS["sklearn"]().missing(wl)
+    assert why and (why == "scikit-learn is not installed"
+                    or wl.layers[0].activation in why and wl.optimizer in why), why
+
+
+def test_scaling_py_times_each_configuration_and_draws_the_chart(tmp_path):
+    """benchmarks/scaling.py on two tiny configurations: every system timed in each,
+    gradgen's ratios and share of the floor in the table and the JSON, and the chart."""
+    out, png = tmp_path / "scaling.json", tmp_path / "scaling.png"
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / "scaling.py"), "--widths", "16", "32", "--batches", "8",
+         "-s", "gradgen", "torch", "floor", "--rows", "64", "--reps", "2", "--target-s", "0.01",
+         "--settle", "0", "--json", str(out), "--chart", str(png)],
+        capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert [(c["width"], c["batch"]) for c in report["configurations"]] == [(16, 8), (32, 8)]
+    for conf in report["configurations"]:
+        g = conf["timing"]["gradgen"]
+        assert len(g["epoch_s"]) == 2 and g["x_torch"] > 0 and g["floor_share"] > 0 and g["peak_rss_mib"] > 0
+    assert "| 32 | 8 |" in proc.stdout
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def _startup(first_step_s, alone_s=None):

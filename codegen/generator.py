@@ -6,6 +6,8 @@ the same spec gives a byte-identical file.
 """
 import functools
 import hashlib
+import importlib.metadata
+import os
 import re
 from pathlib import Path
 
@@ -47,6 +49,33 @@ def _equation_labels(numbers):
 
 _HASH_LINE = re.compile(r"^content-sha256: ([0-9a-f]{64}|<hash>)$", re.MULTILINE)
 _PLACEHOLDER = "content-sha256: <hash>"
+_KEY_LINE = re.compile(r"^render-key: ([0-9a-f]{64})$", re.MULTILINE)
+# what a module's text depends on besides its spec: the derivation, the generator and
+# its templates (their sources), and the libraries that print the maths
+_SOURCES = (Path(__file__).parent, Path(__file__).parent.parent / "derive")
+_PRINTERS = ("sympy", "jinja2")
+
+
+@functools.lru_cache(maxsize=None)
+def generator_digest():
+    """sha256 of derive/'s and codegen/'s sources and templates and of SymPy's and
+    Jinja2's versions: equal digests, equal output for equal specs."""
+    h = hashlib.sha256()
+    for root in _SOURCES:
+        for path in sorted(root.rglob("*")):
+            if path.suffix in (".py", ".j2") and "__pycache__" not in path.parts:
+                h.update(f"{path.relative_to(root.parent).as_posix()}\0".encode())
+                h.update(path.read_bytes())
+    for lib in _PRINTERS:
+        h.update(f"{lib} {importlib.metadata.version(lib)}\0".encode())
+    return h.hexdigest()
+
+
+def render_key(spec):
+    """The header's render-key: what the text of `spec`'s module (a Spec) follows from,
+    hashed; a module whose key is current need not be rendered again."""
+    source = os.path.basename(spec.path) if spec.path else "a spec dict"
+    return hashlib.sha256(f"{spec.digest()}\0{source}\0{generator_digest()}".encode()).hexdigest()
 
 
 class EditedByHandError(ValueError):
@@ -60,9 +89,11 @@ def _content_hash(text):
 
 def render(spec):
     """The generated module's source text, its header carrying its own content hash."""
-    derivation = derive(load_spec(spec))
+    spec = load_spec(spec)
+    derivation = derive(spec)
     context = build_context(derivation.ir, eq=_equation_labels(derivation.equations))
-    text = tidy(_env().get_template("module.py.j2").render(**context, content_hash="<hash>"))
+    text = tidy(_env().get_template("module.py.j2").render(**context, content_hash="<hash>",
+                                                          render_key=render_key(spec)))
     return text.replace(_PLACEHOLDER, f"content-sha256: {_content_hash(text)}", 1)
 
 
@@ -77,14 +108,29 @@ def edited_by_hand(path):
     return found.group(1) != _content_hash(text)
 
 
+def _current(target, key):
+    """target exists, carries render-key `key` and is not edited by hand."""
+    try:
+        text = target.read_text()
+    except (OSError, UnicodeDecodeError):
+        return False
+    found, hashed = _KEY_LINE.search(text), _HASH_LINE.search(text)
+    return (found is not None and found.group(1) == key and hashed is not None
+            and hashed.group(1) == _content_hash(text))
+
+
 def generate(spec, out_dir="generated", force=False):
-    """Write out_dir/<name>.py atomically and return its Path. A file edited by hand
-    is not overwritten unless force=True."""
+    """Write out_dir/<name>.py atomically and return its Path; a module already there
+    whose render-key is current (the same spec, source name and generator) is kept
+    as it is, without deriving again. A file edited by hand is not overwritten unless
+    force=True."""
     spec = load_spec(spec)
-    text = render(spec)
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     target = out / f"{spec.name}.py"
+    if _current(target, render_key(spec)):
+        return target             # rendered from this spec by this generator, unedited
+    text = render(spec)
+    out.mkdir(parents=True, exist_ok=True)
     if target.exists():
         if target.read_text() == text:
             return target

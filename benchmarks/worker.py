@@ -55,15 +55,19 @@ def _limit_threads(threads):
 
 
 def memory_mib():
-    """This process's resident memory now and at its peak so far, in MiB (Linux)."""
-    import resource
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024      # KiB on Linux
+    """This process's resident memory now and at its peak so far, in MiB, from Linux's
+    /proc/self/status (VmRSS, VmHWM); None elsewhere. Not getrusage's ru_maxrss: Linux
+    carries that across fork and exec, so a worker would report run.py's own peak."""
+    found = {}
     try:
-        with open("/proc/self/statm") as fh:
-            now = int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2 ** 20
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                key, _, value = line.partition(":")
+                if key in ("VmRSS", "VmHWM"):
+                    found[key] = int(value.split()[0]) / 1024          # kB
     except OSError:
-        now = None
-    return {"rss_mib": now, "peak_rss_mib": peak}
+        pass
+    return {"rss_mib": found.get("VmRSS"), "peak_rss_mib": found.get("VmHWM")}
 
 
 def serve(conn, system, wl, dtype, rows, threads=THREADS):

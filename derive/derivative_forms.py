@@ -181,11 +181,56 @@ def _same_sign_tests(f, tests):
                ("neg" not in tests or (fz < 0) == (zv < 0)) for zv, fz in values)
 
 
+def _piece_in_output(value, piece):
+    """value (one piece of dz) in terms of a, where a = piece (f's piece under the same
+    condition): by substitution, else through the piece's closed inverse; or None. The
+    piece's float constants (selu's) are symbols meanwhile, so that c (a / c + 1) comes
+    out as a + c exactly, not (c / c) a rounded."""
+    if z not in value.free_symbols:
+        return value
+    found = value.subs(piece, a)
+    if z not in found.free_symbols:
+        return found
+    if not has_closed_inverse(piece):
+        return None
+    floats = sorted(piece.atoms(sp.Float) | value.atoms(sp.Float), key=sp.srepr)
+    named = {c: sp.Symbol(f"_c{i}", positive=bool(c > 0), negative=bool(c < 0))
+             for i, c in enumerate(floats) if c != 0}
+    try:
+        inverses = sp.solve(sp.Eq(a, piece.xreplace(named)), z)
+    except _SEARCH_ERRORS:
+        return None
+    for inverse in inverses:
+        if not inverse.has(sp.I):
+            found = bounded_simplify(value.xreplace(named).subs(z, inverse))
+            if z not in found.free_symbols:
+                return sp.expand(found.xreplace({s: c for c, s in named.items()}))
+    return None
+
+
+def _piecewise_output_form(dz, f, tests):
+    """dz and f Piecewise on the same conditions, sign tests of z that answer alike on
+    a = f(z): each piece of dz in terms of a through f's piece, the conditions in a
+    (elu' = 1 if a > 0 else a + 1, since a + 1 = exp(z) where z <= 0); else None."""
+    if not (isinstance(dz, sp.Piecewise) and isinstance(f, sp.Piecewise) and tests):
+        return None
+    if [cond for _, cond in dz.args] != [cond for _, cond in f.args] or not _same_sign_tests(f, tests):
+        return None
+    pieces = []
+    for (value, cond), (piece, _) in zip(dz.args, f.args):
+        form = _piece_in_output(value, piece)
+        if form is None:
+            return None
+        pieces.append((form, cond.subs(z, a)))
+    return sp.Piecewise(*pieces)
+
+
 def _output_candidates(dz, f):
     """In two rounds: dz with f(z) replaced by a (exact by construction); dz with z replaced by a
     where z enters dz through sign tests alone (relu' = H(z)) and each test answers
     alike on a = f(z) (probes cannot vouch for a rewrite like H(2 - z) -> H(2 - a),
-    wrong between them for min(x, 2) + x/4); then dz at each real inverse z = f^-1(a),
+    wrong between them for min(x, 2) + x/4); a Piecewise dz piece by piece through
+    f's pieces (_piecewise_output_form); then dz at each real inverse z = f^-1(a),
     a search (sympy.solve) that in_terms_of_output skips when the first round gave a
     form: tanh's 1 - a^2 costs 0.7 s less to derive."""
     candidates = [dz.subs(f, a)]
@@ -195,6 +240,9 @@ def _output_candidates(dz, f):
         all(not value.has(z) for pw in dz.atoms(sp.Piecewise) for value, _ in pw.args)
     if tests and stepwise and _same_sign_tests(f, tests):
         candidates.append(dz.subs(z, a))
+    by_piece = _piecewise_output_form(dz, f, tests)
+    if by_piece is not None:
+        candidates.append(by_piece)
     yield candidates
     if has_closed_inverse(f):
         try:

@@ -141,6 +141,19 @@ def test_derivative_is_simplified_where_simpler_and_raw_diff_kept():
     assert activation_ir("silu").backward == activation_ir("silu").dz
 
 
+def test_a_piecewise_derivative_comes_in_the_output_piece_by_piece():
+    """elu' and selu' need no exp on the backward pass: for z <= 0, a + 1 = exp(z)
+    (elu) and a + scale * alpha = scale * alpha * exp(z) (selu), so the epoch keeps
+    A and not Z; the condition z > 0 reads a > 0, which answers alike."""
+    from derive.activations import SELU_ALPHA, SELU_SCALE
+    elu, selu = activation_ir("elu"), activation_ir("selu")
+    assert elu.backward == sp.Piecewise((1, a > 0), (a + 1, True))
+    assert selu.backward.args[1].expr == a + SELU_SCALE * SELU_ALPHA
+    assert z not in elu.backward.free_symbols | selu.backward.free_symbols
+    # softplus tests z > 20, which a = softplus(z) does not answer alike: it stays in z
+    assert z in activation_ir("softplus").backward.free_symbols
+
+
 def test_kinks_follow_torch():
     """The branch that holds at 0 is torch's: leaky_relu'(0) = 0.01, elu'(0) = 1,
     selu'(0) = scale * alpha; softplus is torch's with threshold 20."""

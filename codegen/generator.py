@@ -7,7 +7,6 @@ the same spec gives a byte-identical file.
 import functools
 import hashlib
 import importlib.metadata
-import os
 import re
 from pathlib import Path
 
@@ -74,8 +73,7 @@ def generator_digest():
 def render_key(spec):
     """The header's render-key: what the text of `spec`'s module (a Spec) follows from,
     hashed; a module whose key is current need not be rendered again."""
-    source = os.path.basename(spec.path) if spec.path else "a spec dict"
-    return hashlib.sha256(f"{spec.digest()}\0{source}\0{generator_digest()}".encode()).hexdigest()
+    return hashlib.sha256(f"{spec.digest()}\0{spec.source_name}\0{generator_digest()}".encode()).hexdigest()
 
 
 class EditedByHandError(ValueError):

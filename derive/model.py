@@ -9,7 +9,6 @@ through the chain rule. For the optimizer: its update rule and hyper-parameters.
 Width-independent: every expression is per unit, or in index notation.
 """
 import functools
-import os
 from dataclasses import dataclass, field
 
 import sympy as sp
@@ -302,6 +301,6 @@ def build_ir(spec):
     inits = tuple(INITIALIZERS[name] for name in sorted({l.init for l in spec.layers}))
     return ModelIR(spec, tuple(layers), loss, optimizer_ir(spec), formulas, name=spec.name,
                    inputs=spec.inputs, dtype=spec.dtype,
-                   source=os.path.basename(spec.path) if spec.path else "a spec dict",
+                   source=spec.source_name,
                    digest=spec.digest(), spec_dict=data, training=training, inits=inits,
                    schedule=schedule_ir(spec), class_weight=spec.loss.class_weight)

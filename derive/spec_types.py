@@ -214,6 +214,11 @@ class Spec:
             out["data"] = {"source": self.data.source, "test_fraction": self.data.test_fraction}
         return out
 
+    @property
+    def source_name(self) -> str:
+        """The spec file's name, as a generated module's header gives it."""
+        return os.path.basename(self.path) if self.path else "a spec dict"
+
     def digest(self) -> str:
         """sha256 (hex) of the canonical dict: equal specs, equal digests."""
         text = json.dumps(self.to_dict(), sort_keys=True)

@@ -54,10 +54,11 @@ class GradgenOneThread(Gradgen):
     note = "as gradgen, with gradgen.runtime.threads.THREADS = 1 (BLAS keeps its 2 threads)"
 
     def missing(self, wl):
-        from gradgen.runtime.threads import PARALLEL_MACS, PARALLEL_ROWS
+        import numpy as np
+        from gradgen.runtime.threads import thread_count
         widths = [wl.inputs] + [layer.units for layer in wl.layers]
-        macs = wl.batch_size * sum(a * b for a, b in zip(widths, widths[1:]))
-        if wl.batch_size > PARALLEL_ROWS or macs < 2 * PARALLEL_MACS:
+        weights = [np.empty((a, b), np.float32) for a, b in zip(widths, widths[1:])]
+        if thread_count(wl.batch_size, [w for W in weights for w in (W, W[0])]) == 1:
             return "gradgen runs this workload on one thread already"
         return None
 

@@ -9,22 +9,26 @@ from .names import sup
 from .notation import greek
 
 
-def _layers(ctx):
-    return [layer for layer in ctx.ir.layers if layer.dropout]
+def _equations(ctx, parts):
+    """One row per layer with dropout: parts(l) -> (left side, dropout's expression,
+    its symbols for layer l, the equation's key); p is the layer's dropout."""
+    out = []
+    for layer in ctx.ir.layers:
+        if layer.dropout:
+            lhs, expr, names, key = parts(layer.index)
+            shown = expr.subs(names | {dropout.p: sp.Float(layer.dropout)})
+            out.append(row(ctx.show(lhs), ctx.show(shown), keys=(key,)))
+    return out
 
 
 def model_blocks(ctx):
-    layers = _layers(ctx)
-    if not layers:
+    j = sp.Symbol("j")
+    equations = _equations(ctx, lambda l: (
+        sp.IndexedBase(f"at{l}")[j], dropout.DROPPED, {dropout.a: ctx.base("a", l)[j],
+                                                       dropout.mask: sp.IndexedBase(f"m{l}")[j]},
+        f"layer{l}.dropout"))
+    if not equations:
         return []
-    equations = []
-    for layer in layers:
-        l = layer.index
-        a_l, m_l = ctx.base("a", l), sp.IndexedBase(f"m{l}")
-        shown = dropout.DROPPED.subs({dropout.a: a_l[sp.Symbol("j")], dropout.mask: m_l[sp.Symbol("j")],
-                                      dropout.p: sp.Float(layer.dropout)})
-        equations.append(row(ctx.show(sp.IndexedBase(f"at{l}")[sp.Symbol("j")]), ctx.show(shown),
-                             keys=(f"layer{l}.dropout",)))
     return [Para(("While training (", Code("fit"), ", ", Code("step"), "; never in ", Code("forward"), ", ",
                   Code("predict"), ", ", Code("score"), " or ", Code("loss"), "), dropout keeps each output of "
                   "a layer with dropout with probability 1 - p (its mask ", note(sup("m", "l")),
@@ -33,15 +37,11 @@ def model_blocks(ctx):
 
 
 def backprop_blocks(ctx):
-    layers = _layers(ctx)
-    if not layers:
+    equations = _equations(ctx, lambda l: (
+        sp.Symbol(f"dat{l}"), dropout.DERIVATIVE, {dropout.mask: sp.IndexedBase(f"m{l}")[sp.Symbol("i")]},
+        f"layer{l}.dropout_delta"))
+    if not equations:
         return []
-    equations = []
-    for layer in layers:
-        l = layer.index
-        factor = dropout.DERIVATIVE.subs({dropout.mask: sp.IndexedBase(f"m{l}")[sp.Symbol("i")],
-                                          dropout.p: sp.Float(layer.dropout)})
-        equations.append(row(ctx.show(sp.Symbol(f"dat{l}")), ctx.show(factor), keys=(f"layer{l}.dropout_delta",)))
     return [Para(("Through dropout the chain rule gains one factor, ", Code("sympy.diff"), " of the dropped "
                   "output by the activation: the error through a dropped unit is zero, through a kept one "
                   "scaled by 1/(1 - p), before the activation's derivative (", note(greek("delta")),

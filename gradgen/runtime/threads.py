@@ -22,7 +22,6 @@ import numpy as np
 from .intrinsics import ensure_blas
 
 PARALLEL_MACS = 1 << 20   # multiply-adds per batch a thread needs before one more is started
-PARALLEL_ROWS = 512       # bigger batches run on one thread (BLAS's own threads split their products)
 THREADS = None            # None: as many as NUMBA_NUM_THREADS allows, where BLAS can be held to one
 COLUMN_SPLIT_SAVES = 4096  # floats of packing per thread a column split must save (it costs a barrier)
 COLUMN_ALIGN = 16         # column blocks start at multiples of this many columns (64 bytes of float32)
@@ -143,14 +142,13 @@ def thread_count(rows, params):
     """How many threads run an epoch of batches of `rows` rows: one per PARALLEL_MACS
     multiply-adds of a batch's forward products, at most one per row, and no more
     than NUMBA_NUM_THREADS (the cores this process may use, unless set lower) or
-    THREADS; one for batches of more than PARALLEL_ROWS rows; more than one only
-    where BLAS can be held to one thread."""
+    THREADS; more than one only where BLAS can be held to one thread. Big batches
+    thread too: W3's 1024 rows train 4 % faster on two threads than on one with BLAS
+    splitting the products (docs/performance.md §14)."""
     macs = rows * sum(w.size for w in params[::2])
     count = max(1, min(rows, macs // PARALLEL_MACS if PARALLEL_MACS else rows))
     if THREADS is not None:
         return min(count, THREADS)
-    if rows > PARALLEL_ROWS:
-        return 1
     count = min(count, numba.config.NUMBA_NUM_THREADS)
     return count if count > 1 and BlasThreads.found() else 1
 

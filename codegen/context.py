@@ -18,6 +18,10 @@ VERSION = "0.1.0"
 # layer whose products at the spec's batch size have at most this many multiply-adds
 # gets loops as well, used whenever a product is that small at run time.
 SMALL_GEMM = 4096
+# A small layer with at most this many units, and more inputs, loops along its inputs
+# innermost ("narrow"): a loop over one or two columns costs more in overhead than it
+# multiplies (W5's 64 -> 1 output layer: its epoch 0.66 of the time, docs/performance.md §14).
+NARROW_UNITS = 2
 
 
 def _formula(expr):
@@ -244,7 +248,8 @@ def build_context(ir, eq):
                    # a layer whose activation an earlier layer has: that layer's kernels
                    kernels_from=first_layer[keys[l.index]] if first_layer[keys[l.index]] != l.index else None,
                    # products this small at the spec's batch size run as loops, not BLAS
-                   small=batch * l.n_in * l.n_out <= SMALL_GEMM,
+                   small=batch * l.n_in * l.n_out <= SMALL_GEMM
+                   and ("narrow" if l.n_out <= min(NARROW_UNITS, l.n_in - 1) else "wide"),
                    penalty=_penalty_context(l),
                    dropout=None if not l.dropout else dict(
                        p=l.dropout, scale=repr(float(l.keep_scale)), formula=_formula(l.keep_scale)))

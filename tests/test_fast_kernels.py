@@ -7,7 +7,9 @@
   beforehand and read in place; an epoch with a smaller last batch equals the
   same batches one Trainer.step at a time;
 - a step that makes a parameter non-finite leaves exactly the parameters of the
-  last finite step, whichever of the two parameter buffers held them.
+  last finite step, whichever of the two parameter buffers held them;
+- the small-product loops, in both of their orders ("wide" and "narrow"), on one
+  thread and on two, train as torch.optim does.
 """
 import os
 import sys
@@ -16,8 +18,9 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from gradgen.runtime import threads as rt_threads  # noqa: E402
 from gradgen.runtime import trainer as rt_trainer  # noqa: E402
-from helpers import build  # noqa: E402
+from helpers import build, torch_trajectory  # noqa: E402
 
 
 # ---------------------------------------------------------------------------
@@ -129,3 +132,32 @@ def test_divergence_keeps_the_last_finite_parameters(lr, scale, good, status):
     for p, q in zip(trainer.params, reference.params):
         assert np.all(np.isfinite(p))
         np.testing.assert_array_equal(p, q)
+
+
+NARROW = {"name": "small_products_f64", "inputs": 5, "dtype": "float64",
+          "layers": [{"units": 7, "activation": "tanh"}, {"units": 2, "activation": "identity"}],
+          "loss": {"kind": "mse"}, "optimizer": {"kind": "sgd", "learning_rate": 0.05, "momentum": 0.9},
+          "training": {"batch_size": 8}}
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_small_product_loops_train_as_torch(threads, monkeypatch):
+    """5 -> 7 tanh -> 2 identity in batches of 8: every product runs as loops, layer
+    1's with the output's columns innermost ("wide"), layer 2's (2 units, 7 inputs)
+    with the inputs innermost ("narrow"). Two epochs of 45 rows (a last batch of 5),
+    on one thread and on two (their gradients' row blocks), equal torch.optim.SGD's
+    twelve steps."""
+    module = build(NARROW)
+    source = open(module.__file__).read()
+    assert "gW2[q, c] += A1[r, q] * v" in source and "gW1[q, c] += v * D1[r, c]" in source
+    rng = np.random.default_rng(3)
+    X, Y = rng.normal(size=(45, 5)), rng.normal(size=(45, 2))
+    params = [rng.normal(scale=0.5, size=p.shape) for p in module.init_params()]
+    monkeypatch.setattr(rt_threads, "PARALLEL_MACS", 0)
+    monkeypatch.setattr(rt_threads, "THREADS", threads)
+    trainer = module.Trainer(params=[p.copy() for p in params])
+    trainer.fit(X, Y, epochs=2, batch_size=8, shuffle=False, progress=False)
+    batches = [(X[s:s + 8], Y[s:s + 8]) for s in range(0, 45, 8)]
+    _, expected = torch_trajectory(params, batches, NARROW, steps=12)
+    for got, want in zip(trainer.params, expected):
+        np.testing.assert_allclose(got, want, rtol=1e-11, atol=1e-13)

@@ -103,7 +103,7 @@ class Trainer:
         return work
 
     def _run(self, X, Y, order, batch_size, between=None, batches_per_epoch=None, row_weights=None):
-        """Run the compiled epoch over the rows `order` of X, Y; returns (per-batch
+        """Run the compiled epoch over the rows `order` of X, Y (None: all, in order); returns (per-batch
         losses, per-batch correct predictions, batch sizes, the groups' rates at the
         first batch); row_weights: each row's (runtime.weights), or None. The schedule sets
         the rates (batches_per_epoch: one_cycle's, on its first use; default this call's
@@ -112,11 +112,11 @@ class Trainer:
         asked whether to stop, and a True raises EpochAbandoned with the trainer's
         parameters, states and step count untouched."""
         kernels = self.model.kernels
-        n = len(order)
+        n = X.shape[0] if order is None else len(order)
         n_batches = (n + batch_size - 1) // batch_size
         losses = np.full(n_batches, np.nan)
         correct = np.zeros(n_batches, dtype=np.int64)
-        sequential = n == X.shape[0] and bool(np.array_equal(order, np.arange(n)))
+        sequential = order is None
         work = self._work(X, Y)
         lrs, hypers = self.schedule.tables(self._learning_rates(), self._hyper_vector(), self.t, n_batches,
                                            self.training["epochs"], batches_per_epoch or n_batches)
@@ -195,9 +195,10 @@ class Trainer:
         self.t = t
         if self.record_masks and any(m is not None for m in masks.values()):
             self.masks = np.concatenate([masks[lo] for lo in sorted(masks)])
-        sizes = np.minimum(batch_size, len(order) - batch_size * np.arange(n_batches))
+        sizes = np.minimum(batch_size, n - batch_size * np.arange(n_batches))
         if row_weights is not None:  # what each batch's (weighted) mean loss counts for in the epoch's
-            sizes = np.add.reduceat(row_weights[order], batch_size * np.arange(n_batches))
+            sizes = np.add.reduceat(row_weights if sequential else row_weights[order],
+                                    batch_size * np.arange(n_batches))
         if status == 1:
             raise DivergenceError(f"the loss became {losses[done]} at step {self.t + 1} "
                                   f"(batch {done + 1} of the epoch); the parameters of the "
@@ -231,7 +232,7 @@ class Trainer:
         (weighted by sample_weight and the spec's class_weight, if any)."""
         X, Y = self._data(X, y)
         w = weights.row_weights(self.model, Y, sample_weight, self.class_weight)
-        losses, _, _, _ = self._run(X, Y, np.arange(X.shape[0], dtype=np.int64), X.shape[0], row_weights=w)
+        losses, _, _, _ = self._run(X, Y, None, X.shape[0], row_weights=w)
         return float(losses[0])
 
     def fit(self, X, y, epochs=None, batch_size=None, shuffle=None, validation_data=None,
@@ -269,8 +270,7 @@ class Trainer:
                     history.stopped_early, history.stop_reason = True, "interrupted (Ctrl-C)"
                     raise KeyboardInterrupt
                 rng_state = self._rng.bit_generator.state
-                order = (self._rng.permutation(X.shape[0]) if cfg["shuffle"]
-                         else np.arange(X.shape[0])).astype(np.int64, copy=False)
+                order = self._rng.permutation(X.shape[0]).astype(np.int64, copy=False) if cfg["shuffle"] else None
 
                 def between(done, total):
                     """Between two compiled calls: the bar says how far; Ctrl-C stops the epoch."""

@@ -26,7 +26,7 @@ class EpochWork:
         self.live, self.scratch = np.empty(total, dtype), np.empty(total, dtype)
         self.states = [np.empty(total, dtype) for _ in self.state_names]
         self.views = {id(buf): [self._view(buf, i, shape) for i, shape in enumerate(self.shapes)]
-                      for buf in (self.live, self.scratch)}
+                      for buf in [self.live, self.scratch] + self.states}
         # layer l's W_l and b_l: flat[offsets[2l-2]:offsets[2l]], learning-rate group l-1
         self.ranges = np.array([(self.offsets[i], self.offsets[i + 2], i // 2) for i in range(0, len(params), 2)],
                                np.uint64)
@@ -93,12 +93,11 @@ class EpochWork:
     def load(self, params, state):
         """Copy the trainer's parameters and optimizer states in."""
         for buf, arrays in zip([self.live] + self.states, [params] + [state[name] for name in self.state_names]):
-            for i, a in enumerate(arrays):
-                buf[self.offsets[i]:self.offsets[i + 1]] = a.reshape(-1)
+            np.concatenate([a.reshape(-1) for a in arrays], out=buf)
 
     def finish(self, params, state, swapped):
         """Copy the final parameters and states back into the trainer's arrays."""
         for buf, arrays in zip([self.scratch if swapped else self.live] + self.states,
                                [params] + [state[name] for name in self.state_names]):
-            for i, a in enumerate(arrays):
-                a[...] = self._view(buf, i, a.shape)
+            for a, view in zip(arrays, self.views[id(buf)]):
+                a[...] = view

@@ -159,7 +159,8 @@ def test_divergence_stops_every_thread_at_the_same_step(lr, scale, status, monke
 
 def test_thread_count(monkeypatch):
     """One thread for small batches (the barriers would cost more than they save);
-    more for the others, however many rows, one per 2**20 multiply-adds of the batch's forward products,
+    more for the others, however many rows: one per 2**20 multiply-adds of the
+    batch's forward products,
     up to NUMBA_NUM_THREADS (here set to 4) and never more than the rows. The
     network below does 784*256 + 256*10 = 203,264 multiply-adds per row."""
     import numba
